@@ -1,0 +1,1 @@
+"""Scoreboard: the live top-10 scoreboard service."""

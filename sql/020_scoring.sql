@@ -1,0 +1,146 @@
+-- The scoring path: a completion becomes a score event; the event's trigger keeps the
+-- totals of every board exact and refreshes the boards it may change, all in the
+-- transaction that records the completion.
+
+-- Applies one score event to the totals of every board (see 010_boards.sql).
+create or replace function scoreboard.apply_score_event_v1()
+returns trigger
+language plpgsql
+as $$
+declare
+    board_name text;
+    b scoreboard.boards;
+    period timestamptz;
+    new_points bigint;
+    new_reached_at timestamptz;
+    is_banned boolean;
+begin
+    if new.points < 0 then
+        perform pg_advisory_xact_lock(scoreboard.score_lock_key());
+    else
+        perform pg_advisory_xact_lock_shared(scoreboard.score_lock_key());
+    end if;
+
+    select l.banned_at is not null into is_banned
+      from scoreboard.learners l where l.user_id = new.user_id;
+
+    foreach board_name in array array['all', 'week', 'day'] loop
+        period := scoreboard.period_start(board_name, new.time);
+        insert into scoreboard.board_totals as t
+               (board, period_start, user_id, points, reached_at)
+        values (board_name, period, new.user_id, new.points, new.time)
+        on conflict (board, period_start, user_id) do update
+           set points = t.points + excluded.points,
+               reached_at = greatest(t.reached_at, excluded.reached_at)
+        returning t.points, t.reached_at into new_points, new_reached_at;
+
+        select * into b from scoreboard.boards where boards.board = board_name;
+        if not coalesce(is_banned, false)
+           and scoreboard.may_change_board(b, period, new.user_id, new_points, new_reached_at) then
+            perform scoreboard.refresh_board_v1(board_name, period);
+        end if;
+    end loop;
+    return null;
+end
+$$;
+
+create or replace trigger score_events_apply
+    after insert on scoreboard.score_events
+    for each row execute function scoreboard.apply_score_event_v1();
+
+-- A learner's place on a board: 1 + the learners ordered before them, banned left out.
+create or replace function scoreboard.rank_of(p_board text, p_period timestamptz, p_user_id text)
+returns bigint
+language sql stable
+as $$
+    select case when me.points > 0 and l.banned_at is null then 1 + (
+        select count(*)
+          from scoreboard.board_totals t
+          join scoreboard.learners o on o.user_id = t.user_id and o.banned_at is null
+         where t.board = p_board and t.period_start = p_period
+           and (t.points, me.reached_at, me.user_id) > (me.points, t.reached_at, t.user_id))
+    end
+      from scoreboard.board_totals me
+      join scoreboard.learners l on l.user_id = me.user_id
+     where me.board = p_board and me.period_start = p_period and me.user_id = p_user_id
+$$;
+
+-- Creates the learner, or updates the display name when a new one is given.
+create or replace function scoreboard.ensure_learner_v1(p_user_id text, p_display_name text)
+returns void
+language plpgsql
+as $$
+declare
+    current_name text;
+begin
+    select display_name into current_name from scoreboard.learners where user_id = p_user_id;
+    if not found then
+        insert into scoreboard.learners (user_id, display_name)
+        values (p_user_id, coalesce(p_display_name, p_user_id))
+        on conflict (user_id) do nothing;
+    elsif p_display_name is not null and p_display_name <> current_name then
+        update scoreboard.learners set display_name = p_display_name where user_id = p_user_id;
+    end if;
+end
+$$;
+
+-- Records a completion once. Outcome: 'recorded', 'replayed' (the same request again:
+-- the first answer), 'conflicting_request' (the same completion_id with another body),
+-- 'already_completed' (this learner has this lesson) or 'unknown_lesson'.
+create or replace function scoreboard.record_completion_v1(
+    p_completion_id uuid, p_user_id text, p_display_name text, p_lesson_id text,
+    p_completed_at timestamptz, p_request_digest text, p_actor text)
+returns table (outcome text, points integer, total bigint, rank bigint)
+language plpgsql
+as $$
+#variable_conflict use_column
+declare
+    lesson_points integer;
+    earlier scoreboard.completions;
+begin
+    select c.* into earlier from scoreboard.completions c where c.completion_id = p_completion_id;
+    if found then
+        return query select case when earlier.request_digest = p_request_digest
+                                 then 'replayed' else 'conflicting_request' end,
+                            earlier.points, earlier.total, earlier.rank;
+        return;
+    end if;
+    select l.points into lesson_points from scoreboard.lessons l where l.lesson_id = p_lesson_id;
+    if not found then
+        return query select 'unknown_lesson', null::integer, null::bigint, null::bigint;
+        return;
+    end if;
+
+    perform scoreboard.ensure_learner_v1(p_user_id, p_display_name);
+    insert into scoreboard.completions as c
+           (completion_id, user_id, lesson_id, completed_at, request_digest, points)
+    values (p_completion_id, p_user_id, p_lesson_id, p_completed_at, p_request_digest,
+            lesson_points)
+    on conflict do nothing;
+    if not found then
+        -- A concurrent twin committed first, or the lesson was completed before.
+        select c.* into earlier from scoreboard.completions c where c.completion_id = p_completion_id;
+        if found then
+            return query select case when earlier.request_digest = p_request_digest
+                                     then 'replayed' else 'conflicting_request' end,
+                                earlier.points, earlier.total, earlier.rank;
+        else
+            return query select 'already_completed', null::integer, null::bigint, null::bigint;
+        end if;
+        return;
+    end if;
+
+    insert into scoreboard.score_events
+           (time, user_id, lesson_id, points, kind, completion_id, actor)
+    values (p_completed_at, p_user_id, p_lesson_id, lesson_points, 'completion',
+            p_completion_id, p_actor);
+    update scoreboard.completions c
+       set total = t.points, rank = scoreboard.rank_of('all', '-infinity', p_user_id)
+      from scoreboard.board_totals t
+     where c.completion_id = p_completion_id
+       and t.board = 'all' and t.period_start = '-infinity' and t.user_id = p_user_id
+    returning 'recorded', c.points, c.total, c.rank
+      into outcome, points, total, rank;
+    return next;
+end
+$$;

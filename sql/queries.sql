@@ -1,0 +1,29 @@
+-- Named queries of the service, read by app/queries.py. Each starts with "-- name: x".
+
+-- name: record_completion
+select outcome, points, total, rank
+  from scoreboard.record_completion_v1($1, $2, $3, $4, $5, $6, $7);
+
+-- name: board_page
+-- A board down to $2 places, in the shape of the announced board, for its current period
+-- (the listener rolls day and week boards over at their boundaries).
+select (scoreboard.board_json(b) || jsonb_build_object(
+           'entries', coalesce((
+               select jsonb_agg(jsonb_build_object(
+                          'rank', t.rank, 'user_id', t.user_id,
+                          'display_name', t.display_name, 'points', t.points) order by t.rank)
+                 from scoreboard.board_top(b.board, b.period_start, $2) t), '[]')))::text
+  from scoreboard.boards b
+ where b.board = $1;
+
+-- name: all_boards
+select scoreboard.board_json(b)::text from scoreboard.boards b order by b.board;
+
+-- name: roll_boards
+select scoreboard.roll_boards_v1();
+
+-- name: upsert_lesson
+select lesson_id, title, points from scoreboard.upsert_lesson_v1($1, $2, $3);
+
+-- name: ping
+select 1;

@@ -20,3 +20,8 @@ def parse_queries(text: str) -> dict[str, str]:
 def query(name: str) -> str:
     """Returns the SQL of one named query; an unknown name is a KeyError."""
     return parse_queries((SQL_DIR / "queries.sql").read_text())[name]
+
+
+def psycopg_query(name: str) -> str:
+    """Returns a named query with psycopg's placeholders ($1, $2... taken in order)."""
+    return re.sub(r"\$\d+", "%s", query(name))

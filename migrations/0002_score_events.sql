@@ -12,6 +12,8 @@ create table scoreboard.score_events (
     check ((kind = 'completion') = (completion_id is not null))
 );
 
-select create_hypertable('scoreboard.score_events', by_range('time', interval '7 days'));
+do $$ begin
+    perform create_hypertable('scoreboard.score_events', by_range('time', interval '7 days'));
+end $$;
 
 create index score_events_user_time on scoreboard.score_events (user_id, time desc);

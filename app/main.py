@@ -1,0 +1,126 @@
+"""The Litestar application: routes, error answers and the lifecycle of shared parts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import redis.asyncio as redis
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+
+from app import routes
+from app.auth import TokenVerifier
+from app.db import create_pool
+from app.errors import ScoreboardError, SettingsError
+from app.limits import RateLimiter
+from app.settings import Settings
+from app.state import Runtime
+from notify.hub import BoardHub
+from notify.listener import BoardListener
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_BODY_BYTES = 16 * 1024
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def error_body(status: int, code: str, message: str) -> dict[str, object]:
+    """The one JSON shape of every error answer."""
+    return {"error": {"status": status, "code": code, "message": message}}
+
+
+def scoreboard_error(_: Request, exc: ScoreboardError) -> Response:  # type: ignore[type-arg]
+    """Answers a deliberate error with its status, code and message."""
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+    return Response(error_body(exc.status_code, exc.code, exc.message),
+                    status_code=exc.status_code, headers=headers)
+
+
+def validation_error(_: Request, exc: ValidationException) -> Response:  # type: ignore[type-arg]
+    """Answers an ill-formed request (body, fields or parameters) with 400."""
+    details = exc.extra if isinstance(exc.extra, list) else []
+    parts = [f"{d.get('key') or ''}: {d.get('message')}".strip(": ")
+             for d in details if isinstance(d, dict)]
+    message = "; ".join(parts) or str(exc.detail)
+    return Response(error_body(400, "bad_request", message), status_code=400)
+
+
+def http_error(_: Request, exc: HTTPException) -> Response:  # type: ignore[type-arg]
+    """Answers Litestar's own errors (unknown route, method, body too large) in our shape."""
+    code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+        exc.status_code, "http_error")
+    return Response(error_body(exc.status_code, code, str(exc.detail)),
+                    status_code=exc.status_code, headers=exc.headers)
+
+
+def unexpected_error(request: Request, exc: Exception) -> Response:  # type: ignore[type-arg]
+    """Logs an unexpected failure and answers 500 without any detail of it."""
+    log.error("request_failed path=%s error=%s", request.url.path, type(exc).__name__,
+              exc_info=exc)
+    return Response(error_body(500, "internal_error", "the scoreboard failed to answer"),
+                    status_code=500)
+
+
+@get("/", media_type=MediaType.HTML, include_in_schema=False)
+async def page() -> Response[bytes]:
+    """The scoreboard page."""
+    return Response((STATIC_DIR / "index.html").read_bytes(), media_type=MediaType.HTML,
+                    headers=PAGE_HEADERS)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Builds the app; shared parts start with the app and stop with it."""
+    settings = settings or Settings.from_env()
+    if not settings.database_url:
+        raise SettingsError("SCOREBOARD_DATABASE_URL is not set (scoreboard serve sets it)")
+    if not settings.jwt_secret:
+        raise SettingsError("SCOREBOARD_JWT_SECRET is not set")
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, settings.db_pool_size)
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=1,
+                                      socket_connect_timeout=1) if settings.redis_url else None
+        hub = BoardHub()
+        listener = BoardListener(settings.database_url, hub, settings.listener_probe_seconds)
+        limiter = RateLimiter(client, settings.rate_limit_per_learner,
+                              settings.rate_limit_per_address, settings.rate_limit_window_seconds)
+        app.state.runtime = Runtime(settings, pool, TokenVerifier(settings), limiter, hub,
+                                    listener)
+        listener.start()
+        try:
+            yield
+        finally:
+            hub.close()
+            await listener.stop()
+            await pool.close()
+            if client is not None:
+                await client.aclose()
+
+    return Litestar(
+        route_handlers=[
+            page, routes.post_completion, routes.get_leaderboard, routes.stream_leaderboard,
+            routes.put_lesson, routes.healthz, routes.readyz,
+            create_static_files_router("/static", directories=[STATIC_DIR],
+                                       include_in_schema=False),
+        ],
+        lifespan=[lifespan],
+        exception_handlers={
+            ScoreboardError: scoreboard_error,
+            ValidationException: validation_error,
+            HTTPException: http_error,
+            Exception: unexpected_error,
+        },
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(title="Scoreboard", version="0.1.0", path="/schema"),
+        debug=False,
+    )

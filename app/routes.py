@@ -1,0 +1,180 @@
+"""HTTP routes: completions, boards, the live stream, health and the page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Request, Response, get, post, put
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Parameter
+from litestar.types import ASGIApp
+from sse_starlette import EventSourceResponse
+
+from app.auth import SCOPE_ADMIN, SCOPE_WRITE, Principal
+from app.db import database_errors
+from app.errors import AlreadyCompleted, Unprocessable
+from app.queries import query
+from app.state import Runtime
+from notify.hub import BoardHub
+
+Board = Literal["all", "week", "day"]
+LESSON_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+LessonId = Annotated[str, msgspec.Meta(pattern=LESSON_PATTERN)]
+LearnerId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@|-]{0,63}$")]
+FUTURE_LEEWAY = dt.timedelta(seconds=5)
+RETRY_FRAME = b"retry: 2000\n\n"
+
+
+class CompletionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A finished lesson: the idempotency key, the lesson and optionally when it ended."""
+
+    completion_id: uuid.UUID
+    lesson_id: LessonId
+    completed_at: dt.datetime | None = None
+    user_id: LearnerId | None = None
+
+
+class LessonIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A lesson of the catalog: its title and the points it is worth."""
+
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    points: Annotated[int, msgspec.Meta(ge=1, le=10000)]
+
+
+def runtime(request: ASGIConnection) -> Runtime:  # type: ignore[type-arg]
+    """Returns the process's shared parts (pool, hub, verifier, limiter)."""
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def bearer(scope: str):  # type: ignore[no-untyped-def]
+    """A guard that verifies the bearer token before the body is read and needs `scope`."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+        principal = runtime(connection).verifier.verify(connection.headers.get("authorization"))
+        principal.require(scope)
+        connection.state.principal = principal
+
+    return guard
+
+
+def request_digest(learner: str, data: CompletionIn) -> str:
+    """Fingerprints what a completion asks for, to tell a replay from a reused key."""
+    stamp = data.completed_at.isoformat() if data.completed_at else ""
+    return hashlib.sha256(f"{learner}\n{data.lesson_id}\n{stamp}".encode()).hexdigest()
+
+
+def check_completed_at(completed_at: dt.datetime | None, max_age_hours: int) -> None:
+    """Refuses a completion time without a zone, in the future or older than allowed."""
+    if completed_at is None:
+        return
+    if completed_at.tzinfo is None:
+        raise Unprocessable("completed_at must include a time zone, e.g. 2026-01-31T12:00:00Z")
+    now = dt.datetime.now(dt.UTC)
+    if completed_at > now + FUTURE_LEEWAY:
+        raise Unprocessable(f"completed_at {completed_at.isoformat()} is in the future")
+    if completed_at < now - dt.timedelta(hours=max_age_hours):
+        raise Unprocessable(f"completed_at {completed_at.isoformat()} is older than "
+                            f"{max_age_hours} hours")
+
+
+@post("/api/completions", guards=[bearer(SCOPE_WRITE)], status_code=201)
+async def post_completion(request: Request, data: CompletionIn) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+    """Records a completed lesson once and answers with its points, total and rank."""
+    rt = runtime(request)
+    principal: Principal = request.state.principal
+    learner = data.user_id or principal.subject
+    if data.user_id is not None and data.user_id != principal.subject:
+        principal.require(SCOPE_ADMIN)
+    check_completed_at(data.completed_at, rt.settings.completed_at_max_age_hours)
+    address = request.client.host if request.client else "unknown"
+    await rt.limiter.check(principal.subject, address)
+
+    name = principal.name if learner == principal.subject else None
+    with database_errors():
+        row = await rt.pool.fetchrow(
+            query("record_completion"), data.completion_id, learner, name, data.lesson_id,
+            data.completed_at or dt.datetime.now(dt.UTC), request_digest(learner, data),
+            principal.subject)
+    assert row is not None
+    return completion_answer(row["outcome"], data, learner, row)
+
+
+def completion_answer(outcome: str, data: CompletionIn, learner: str,
+                      row: object) -> Response[dict[str, object]]:
+    """Maps the database's outcome of a completion to its HTTP answer."""
+    if outcome == "unknown_lesson":
+        raise Unprocessable(f"lesson {data.lesson_id!r} is not in the catalog")
+    if outcome == "already_completed":
+        raise AlreadyCompleted(f"learner {learner!r} already completed lesson {data.lesson_id!r}")
+    if outcome == "conflicting_request":
+        raise Unprocessable(f"completion_id {data.completion_id} was already used for "
+                            "another request")
+    body = {"completion_id": str(data.completion_id), "user_id": learner,
+            "lesson_id": data.lesson_id, "points": row["points"],  # type: ignore[index]
+            "total": row["total"], "rank": row["rank"]}  # type: ignore[index]
+    return Response(body, status_code=201 if outcome == "recorded" else 200)
+
+
+@get("/api/leaderboard")
+async def get_leaderboard(request: Request, board: Board = "all",  # type: ignore[type-arg]
+                          limit: Annotated[int, Parameter(ge=1, le=100)] = 10) -> Response[bytes]:
+    """Returns a board's leading learners, ranked, with the board's version."""
+    with database_errors():
+        text = await runtime(request).pool.fetchval(query("board_page"), board, limit)
+    return Response(text.encode(), media_type="application/json")
+
+
+@get("/api/leaderboard/stream")
+async def stream_leaderboard(request: Request, board: Board = "all") -> ASGIApp:  # type: ignore[type-arg]
+    """Streams a board: the current top 10 at once, then every change, as SSE."""
+    rt = runtime(request)
+    last_event_id = request.headers.get("last-event-id", "")
+    seen = int(last_event_id) if last_event_id.isdigit() else None
+    return EventSourceResponse(
+        board_frames(rt.hub, board, seen), ping=rt.settings.stream_ping_seconds,
+        send_timeout=rt.settings.stream_send_timeout_seconds, sep="\n")
+
+
+async def board_frames(hub: BoardHub, board: str, seen: int | None):  # type: ignore[no-untyped-def]
+    """Yields the retry hint, then each new snapshot's frame, encoded once for all clients."""
+    yield RETRY_FRAME
+    async for snapshot in hub.follow(board, seen):
+        yield snapshot.frame
+
+
+@put("/api/admin/lessons/{lesson_id:str}", guards=[bearer(SCOPE_ADMIN)])
+async def put_lesson(request: Request, data: LessonIn,  # type: ignore[type-arg]
+                     lesson_id: Annotated[str, Parameter(pattern=LESSON_PATTERN)]
+                     ) -> dict[str, object]:
+    """Adds a lesson to the catalog or changes its title and points."""
+    with database_errors():
+        row = await runtime(request).pool.fetchrow(
+            query("upsert_lesson"), lesson_id, data.title, data.points)
+    return dict(row) if row else {}
+
+
+@get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Answers while the process is up."""
+    return {"status": "ok"}
+
+
+@get("/readyz")
+async def readyz(request: Request) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+    """Answers 200 when the database answers and the listener is connected, else 503."""
+    rt = runtime(request)
+    database = True
+    try:
+        with database_errors():
+            await rt.pool.fetchval(query("ping"), timeout=2)
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        database = False
+    ready = database and rt.listener.connected
+    body: dict[str, object] = {"database": database, "listener": rt.listener.connected,
+                               "status": "ready" if ready else "not_ready"}
+    return Response(body, status_code=200 if ready else 503)

@@ -1,0 +1,25 @@
+"""The parts one service process shares between requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from app.auth import TokenVerifier
+from app.limits import RateLimiter
+from app.settings import Settings
+from notify.hub import BoardHub
+from notify.listener import BoardListener
+
+
+@dataclass
+class Runtime:
+    """Settings, pool, token verifier, rate limiter, board hub and its listener."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    verifier: TokenVerifier
+    limiter: RateLimiter
+    hub: BoardHub
+    listener: BoardListener

@@ -1,0 +1,1 @@
+"""The bridge from PostgreSQL's NOTIFY to the browsers' server-sent events."""

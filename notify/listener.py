@@ -1,0 +1,138 @@
+"""One dedicated LISTEN connection per process, kept alive and re-established on loss.
+
+Deliberate choices:
+  * The connection is never borrowed from a pool: a pooled connection loses its LISTEN.
+  * After every (re)connect it LISTENs first, then re-reads every board, so that nothing
+    committed while it was away is missed (NOTIFY replays nothing).
+  * A dead connection with no TCP reset is caught by a probe query with a timeout.
+  * Day and week boards are rolled over to their new period at each UTC boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+from collections.abc import Callable
+
+import asyncpg
+
+from app.queries import query
+from notify.events import BoardChanged, BoardSnapshot, MalformedEvent, parse_notification
+from notify.hub import BoardHub
+
+log = logging.getLogger(__name__)
+CHANNEL = "scoreboard"
+
+
+def seconds_to_next_day(now: dt.datetime) -> float:
+    """Returns the seconds from `now` to the next UTC midnight (when day and week roll)."""
+    tomorrow = (now.astimezone(dt.UTC) + dt.timedelta(days=1)).date()
+    midnight = dt.datetime.combine(tomorrow, dt.time(), tzinfo=dt.UTC)
+    return (midnight - now).total_seconds()
+
+
+class BoardListener:
+    """Feeds a BoardHub from NOTIFY; `connected` tells readiness."""
+
+    def __init__(self, database_url: str, hub: BoardHub, probe_seconds: float = 5.0,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+        self._database_url = database_url
+        self._hub = hub
+        self._probe_seconds = probe_seconds
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self._conn: asyncpg.Connection | None = None
+        self._lost = asyncio.Event()
+        self.connected = False
+        self.reconnects = 0
+        self.notifications = 0
+
+    def start(self) -> None:
+        """Starts listening in the background."""
+        self._task = asyncio.create_task(self._run(), name="board-listener")
+
+    async def stop(self) -> None:
+        """Stops listening and closes the connection."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close()
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self._connect()
+                delay = 0.1
+                await self._watch()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                    TimeoutError) as exc:
+                log.warning("listener_lost error=%s retry_in=%.1fs", type(exc).__name__, delay)
+            self.connected = False
+            await self._close()
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 jitter only
+            delay = min(delay * 2, 5.0)
+            self.reconnects += 1
+
+    async def _connect(self) -> None:
+        self._lost = asyncio.Event()
+        conn = await asyncpg.connect(self._database_url, timeout=5,
+                                     server_settings={"application_name": "scoreboard-listener"})
+        self._conn = conn
+        conn.add_termination_listener(lambda _conn: self._lost.set())
+        await conn.add_listener(CHANNEL, self._on_notification)
+        await conn.execute(query("roll_boards"))
+        await self._reread(conn)
+        self.connected = True
+        log.info("listener_connected reconnects=%d", self.reconnects)
+
+    async def _watch(self) -> None:
+        """Probes the connection and rolls boards over until the connection is lost."""
+        conn = self._conn
+        assert conn is not None
+        while not self._lost.is_set():
+            until_roll = seconds_to_next_day(self._clock())
+            wait = min(self._probe_seconds, until_roll + 0.001)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), wait)
+            if self._lost.is_set():
+                break
+            probe = query("roll_boards") if until_roll <= wait else query("ping")
+            await conn.execute(probe, timeout=self._probe_seconds)
+        raise OSError("listening connection closed")
+
+    async def _reread(self, conn: asyncpg.Connection) -> None:
+        for text in await conn.fetch(query("all_boards"), timeout=self._probe_seconds):
+            self._hub.publish(BoardSnapshot.from_json(text[0]))
+
+    def _on_notification(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        self.notifications += 1
+        try:
+            event = parse_notification(payload)
+        except MalformedEvent as exc:
+            log.warning("notification_dropped reason=%s", exc)
+            return
+        if isinstance(event, BoardChanged):
+            asyncio.get_running_loop().create_task(self._reread_quietly())
+        else:
+            self._hub.publish(event)
+
+    async def _reread_quietly(self) -> None:
+        try:
+            async with asyncio.timeout(self._probe_seconds):
+                conn = await asyncpg.connect(self._database_url)
+                try:
+                    await self._reread(conn)
+                finally:
+                    await conn.close()
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("board_reread_failed error=%s", type(exc).__name__)
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()

@@ -37,9 +37,12 @@ def migrate(database_url: str) -> list[str]:
     """Applies pending migrations and (re)creates the database code; returns what was applied."""
     backend = get_backend(yoyo_url(database_url))
     migrations = read_migrations(str(MIGRATIONS_DIR))
-    with backend.lock():
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
+    try:
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+    finally:
+        backend.connection.close()
     applied = [m.id for m in pending]
     with psycopg.connect(database_url) as conn:
         for path in sql_files():

@@ -38,7 +38,7 @@ def clean_display_name(raw: object) -> str | None:
     """Returns a display name as plain text: control characters dropped, length-limited."""
     if not isinstance(raw, str):
         return None
-    name = " ".join(_CONTROL.sub("", raw).split())[:MAX_NAME_LENGTH].strip()
+    name = _CONTROL.sub("", " ".join(raw.split()))[:MAX_NAME_LENGTH].strip()
     return name or None
 
 
@@ -59,9 +59,14 @@ class TokenVerifier:
             raise Unauthorized("a bearer token is required")
         try:
             claims = jwt.decode(
-                token.strip(), self._key, algorithms=self._algorithms,
-                audience=self._audience, issuer=self._issuer, leeway=self._leeway,
-                options={"require": REQUIRED_CLAIMS})
+                token.strip(),
+                self._key,
+                algorithms=self._algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": REQUIRED_CLAIMS},
+            )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"the token was refused: {exc}") from None
         subject = claims["sub"]
@@ -70,17 +75,28 @@ class TokenVerifier:
         scopes = claims.get("scope", "")
         if not isinstance(scopes, str):
             raise Unauthorized("the token's scope claim must be a space-separated string")
-        return Principal(subject, frozenset(scopes.split()), clean_display_name(claims.get("name")))
+        name = clean_display_name(claims.get("name"))
+        return Principal(subject, frozenset(scopes.split()), name)
 
 
-def mint_token(settings: Settings, subject: str, scopes: list[str], name: str | None = None,
-               ttl_seconds: int = 3600) -> str:
+def mint_token(
+    settings: Settings,
+    subject: str,
+    scopes: list[str],
+    name: str | None = None,
+    ttl_seconds: int = 3600,
+) -> str:
     """Returns an HS256 token that this service accepts: for local use and tests."""
     now = int(time.time())
     claims: dict[str, object] = {
-        "sub": subject, "scope": " ".join(scopes), "aud": settings.jwt_audience,
-        "iss": settings.jwt_issuer, "iat": now, "exp": now + ttl_seconds,
-        "jti": str(uuid.uuid4())}
+        "sub": subject,
+        "scope": " ".join(scopes),
+        "aud": settings.jwt_audience,
+        "iss": settings.jwt_issuer,
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "jti": str(uuid.uuid4()),
+    }
     if name:
         claims["name"] = name
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")

@@ -8,7 +8,6 @@ import os
 import secrets
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import psycopg
 
@@ -40,16 +39,17 @@ def resolve(settings: Settings) -> tuple[Settings, bool]:
     if settings.database_url:
         return settings, False
     services = embedded.start_services(settings.data_dir)
-    return replace(settings, database_url=services.database_url,
-                   redis_url=settings.redis_url or services.redis_url), True
+    return replace(
+        settings,
+        database_url=services.database_url,
+        redis_url=settings.redis_url or services.redis_url,
+    ), True
 
 
 def seed_sample_lessons(database_url: str) -> None:
     """Fills an empty catalog with the sample lessons, so a newcomer can post at once."""
     with psycopg.connect(database_url) as conn:
-        if conn.execute("select not exists (select from scoreboard.lessons)").fetchone() == (True,):
-            conn.execute((SQL_DIR / "sample_lessons.sql").read_bytes())
-            log.info("sample_lessons_added")
+        conn.execute((SQL_DIR / "sample_lessons.sql").read_bytes())
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -59,17 +59,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     migrate(settings.database_url)
     if is_embedded:
         seed_sample_lessons(settings.database_url)
-    os.environ.update({
-        f"{PREFIX}DATABASE_URL": settings.database_url,
-        f"{PREFIX}REDIS_URL": settings.redis_url,
-        f"{PREFIX}JWT_SECRET": settings.jwt_secret,
-    })
+    os.environ.update(
+        {
+            f"{PREFIX}DATABASE_URL": settings.database_url,
+            f"{PREFIX}REDIS_URL": settings.redis_url,
+            f"{PREFIX}JWT_SECRET": settings.jwt_secret,
+        }
+    )
     log.info("serving url=http://%s:%d/", args.host or settings.host, args.port or settings.port)
     try:
-        uvicorn.run("app.main:create_app", factory=True, host=args.host or settings.host,
-                    port=args.port or settings.port, workers=args.workers,
-                    timeout_graceful_shutdown=5, log_level="warning",
-                    access_log=False)
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=args.workers,
+            timeout_graceful_shutdown=5,
+            log_level="warning",
+            access_log=False,
+        )
     finally:
         if is_embedded and not args.keep_services:
             embedded.stop_services(settings.data_dir)
@@ -90,8 +98,9 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_lesson(args: argparse.Namespace, settings: Settings) -> None:
     settings, _embedded = resolve(settings)
     with psycopg.connect(settings.database_url) as conn:
-        row = conn.execute(psycopg_query("upsert_lesson"),
-                           (args.lesson_id, args.title, args.points)).fetchone()
+        row = conn.execute(
+            psycopg_query("upsert_lesson"), (args.lesson_id, args.title, args.points)
+        ).fetchone()
     print(f"lesson {row[0]!r} ({row[1]}) is worth {row[2]} points" if row else "no change")
 
 
@@ -112,11 +121,15 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--keep-services", action="store_true",
-                       help="leave the embedded PostgreSQL and Redis running on exit")
+    serve.add_argument(
+        "--keep-services",
+        action="store_true",
+        help="leave the embedded PostgreSQL and Redis running on exit",
+    )
     serve.set_defaults(run=cmd_serve)
     sub.add_parser("migrate", help="apply migrations and database code").set_defaults(
-        run=cmd_migrate)
+        run=cmd_migrate
+    )
     token = sub.add_parser("token", help="print a token this service accepts")
     token.add_argument("--user", default="learner-1", help="the learner id (sub claim)")
     token.add_argument("--name", help="the display name (name claim)")

@@ -31,8 +31,13 @@ UNAVAILABLE = (
 async def create_pool(database_url: str, size: int) -> asyncpg.Pool:
     """Returns a pool that connects lazily, so the service starts while the database is away."""
     return await asyncpg.create_pool(
-        database_url, min_size=0, max_size=size, timeout=5, command_timeout=10,
-        server_settings={"application_name": "scoreboard"})
+        database_url,
+        min_size=0,
+        max_size=size,
+        timeout=5,
+        command_timeout=10,
+        server_settings={"application_name": "scoreboard"},
+    )
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ as the `postgres` account that Debian's server package creates.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -47,8 +48,9 @@ def free_port() -> int:
 
 def postgres_bindir() -> Path:
     """Returns the newest PostgreSQL server binaries folder installed by Debian."""
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
-                        key=lambda p: int(p.parent.parent.name))
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name)
+    )
     if not candidates:
         raise SettingsError("PostgreSQL server is not installed; run ./dev serve to set up")
     return candidates[-1].parent
@@ -87,9 +89,18 @@ class EmbeddedPostgres:
             os.chown(pwfile, account.pw_uid, account.pw_gid)
         pwfile.chmod(0o600)
         try:
-            self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", DB_USER,
-                      "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
-                      "--no-locale")
+            self._run(
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                DB_USER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            )
         finally:
             pwfile.unlink()
         state: dict[str, str | int] = {"password": password, "port": free_port()}
@@ -102,8 +113,11 @@ class EmbeddedPostgres:
         """Tells whether this cluster's server is up."""
         if not (self.data / "postmaster.pid").exists():
             return False
-        result = subprocess.run(self._cmd(str(self.bindir / "pg_ctl"), "status", "-D",
-                                          str(self.data)), capture_output=True, cwd="/")
+        result = subprocess.run(
+            self._cmd(str(self.bindir / "pg_ctl"), "status", "-D", str(self.data)),
+            capture_output=True,
+            cwd="/",
+        )
         return result.returncode == 0
 
     def start(self) -> str:
@@ -114,13 +128,26 @@ class EmbeddedPostgres:
             if not _port_is_free(port):
                 state["port"] = port = free_port()
                 self.state_file.write_text(json.dumps(state))
-            options = (f"-c port={port} -c listen_addresses=127.0.0.1 "
-                       "-c unix_socket_directories='' "
-                       "-c shared_preload_libraries=timescaledb "
-                       "-c timescaledb.telemetry_level=off -c max_connections=300 "
-                       "-c shared_buffers=256MB")
-            self._run(str(self.bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D",
-                      str(self.data), "-l", str(self.root / "postgres.log"), "-o", options)
+            options = (
+                f"-c port={port} -c listen_addresses=127.0.0.1 "
+                "-c unix_socket_directories='' "
+                "-c shared_preload_libraries=timescaledb "
+                "-c timescaledb.telemetry_level=off -c max_connections=300 "
+                "-c shared_buffers=256MB"
+            )
+            self._run(
+                str(self.bindir / "pg_ctl"),
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.root / "postgres.log"),
+                "-o",
+                options,
+            )
             log.info("embedded_database_started port=%s", port)
         url = f"postgresql://{DB_USER}:{state['password']}@127.0.0.1:{state['port']}/postgres"
         _ensure_database(url, DB_NAME)
@@ -129,8 +156,7 @@ class EmbeddedPostgres:
     def stop(self, mode: str = "fast") -> None:
         """Stops the cluster if it runs."""
         if self.is_running():
-            self._run(str(self.bindir / "pg_ctl"), "stop", "-w", "-m", mode, "-D",
-                      str(self.data))
+            self._run(str(self.bindir / "pg_ctl"), "stop", "-w", "-m", mode, "-D", str(self.data))
             log.info("embedded_database_stopped")
 
 
@@ -154,10 +180,28 @@ class EmbeddedRedis:
         if not self.is_running():
             port = free_port()
             subprocess.run(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--daemonize", "yes",
-                 "--pidfile", str(self.pidfile), "--logfile", str(self.root / "redis.log"),
-                 "--dir", str(self.root)], check=True, capture_output=True)
+                [
+                    "redis-server",
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--daemonize",
+                    "yes",
+                    "--pidfile",
+                    str(self.pidfile),
+                    "--logfile",
+                    str(self.root / "redis.log"),
+                    "--dir",
+                    str(self.root),
+                ],
+                check=True,
+                capture_output=True,
+            )
             self.port_file.write_text(str(port))
             _wait_for_port(port)
             log.info("embedded_redis_started port=%s", port)
@@ -167,10 +211,8 @@ class EmbeddedRedis:
         """Stops Redis if it runs."""
         if self.pidfile.exists():
             pid = int(self.pidfile.read_text())
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 15)
-            except ProcessLookupError:
-                pass
             self.pidfile.unlink(missing_ok=True)
         self.port_file.unlink(missing_ok=True)
 
@@ -185,13 +227,20 @@ def cluster_root(data_dir: Path) -> Path:
     if os.geteuid() != 0 or _reachable_by_postgres(data_dir):
         return data_dir / "postgres"
     digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
-    return Path("/var/tmp") / f"scoreboard-{digest}" / "postgres"
+    shared = Path("/var/tmp") / f"scoreboard-{digest}"  # noqa: S108 - made 0700, owner checked
+    shared.mkdir(mode=0o700, exist_ok=True)
+    if shared.stat().st_uid != os.geteuid():
+        raise SettingsError(
+            f"{shared} belongs to another account; remove it or choose another SCOREBOARD_DATA_DIR"
+        )
+    return shared / "postgres"
 
 
 def _reachable_by_postgres(path: Path) -> bool:
     path.mkdir(parents=True, exist_ok=True)
-    probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(path)],
-                           capture_output=True)
+    probe = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "test", "-x", str(path)], capture_output=True
+    )
     return probe.returncode == 0
 
 
@@ -199,8 +248,10 @@ def start_services(data_dir: Path) -> Services:
     """Starts (or reuses) the embedded PostgreSQL and Redis of a data folder."""
     database_url = EmbeddedPostgres(cluster_root(data_dir)).start()
     if shutil.which("redis-server") is None:
-        log.warning("embedded_redis_missing detail=no redis-server binary; "
-                    "rate limits are kept in this process only")
+        log.warning(
+            "embedded_redis_missing detail=no redis-server binary; "
+            "rate limits are kept in this process only"
+        )
         return Services(database_url, "")
     return Services(database_url, EmbeddedRedis(data_dir / "redis").start())
 

@@ -32,8 +32,9 @@ return answer
 class RateLimiter:
     """Refuses a completion once its learner or its address used up the window."""
 
-    def __init__(self, client: redis.Redis | None, per_learner: int, per_address: int,
-                 window_seconds: int) -> None:
+    def __init__(
+        self, client: redis.Redis | None, per_learner: int, per_address: int, window_seconds: int
+    ) -> None:
         self._client = client
         self._script = client.register_script(_COUNT_SCRIPT) if client is not None else None
         self._limits = (per_learner, per_address)
@@ -44,12 +45,15 @@ class RateLimiter:
         """Counts one completion; raises TooManyRequests or, with Redis away, 503."""
         keys = [f"scoreboard:limit:learner:{learner}", f"scoreboard:limit:address:{address}"]
         counts = await self._count(keys)
-        for (count, ttl_ms), limit, who in zip(counts, self._limits, ("learner", "address"),
-                                               strict=True):
+        for (count, ttl_ms), limit, who in zip(
+            counts, self._limits, ("learner", "address"), strict=True
+        ):
             if count > limit:
                 retry_after = max(1, math.ceil(ttl_ms / 1000))
-                raise TooManyRequests(f"too many completions from this {who}; "
-                                      f"retry in {retry_after} s", retry_after=retry_after)
+                raise TooManyRequests(
+                    f"too many completions from this {who}; retry in {retry_after} s",
+                    retry_after=retry_after,
+                )
 
     async def _count(self, keys: list[str]) -> list[tuple[int, int]]:
         if self._script is None:
@@ -58,8 +62,9 @@ class RateLimiter:
             flat = await self._script(keys=keys, args=[self._window_ms])
         except (RedisError, OSError) as exc:
             log.warning("rate_limit_store_unavailable error=%s", type(exc).__name__)
-            raise ServiceUnavailable("completions are paused: the rate-limit store is "
-                                     "unavailable; retry shortly") from exc
+            raise ServiceUnavailable(
+                "completions are paused: the rate-limit store is unavailable; retry shortly"
+            ) from exc
         return [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def _count_locally(self, key: str) -> tuple[int, int]:

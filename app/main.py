@@ -38,43 +38,56 @@ def error_body(status: int, code: str, message: str) -> dict[str, object]:
     return {"error": {"status": status, "code": code, "message": message}}
 
 
-def scoreboard_error(_: Request, exc: ScoreboardError) -> Response:  # type: ignore[type-arg]
+def scoreboard_error(_: Request, exc: ScoreboardError) -> Response:
     """Answers a deliberate error with its status, code and message."""
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-    return Response(error_body(exc.status_code, exc.code, exc.message),
-                    status_code=exc.status_code, headers=headers)
+    return Response(
+        error_body(exc.status_code, exc.code, exc.message),
+        status_code=exc.status_code,
+        headers=headers,
+    )
 
 
-def validation_error(_: Request, exc: ValidationException) -> Response:  # type: ignore[type-arg]
+def validation_error(_: Request, exc: ValidationException) -> Response:
     """Answers an ill-formed request (body, fields or parameters) with 400."""
     details = exc.extra if isinstance(exc.extra, list) else []
-    parts = [f"{d.get('key') or ''}: {d.get('message')}".strip(": ")
-             for d in details if isinstance(d, dict)]
+    parts = [
+        f"{d.get('key') or ''}: {d.get('message')}".strip(": ")
+        for d in details
+        if isinstance(d, dict)
+    ]
     message = "; ".join(parts) or str(exc.detail)
     return Response(error_body(400, "bad_request", message), status_code=400)
 
 
-def http_error(_: Request, exc: HTTPException) -> Response:  # type: ignore[type-arg]
+def http_error(_: Request, exc: HTTPException) -> Response:
     """Answers Litestar's own errors (unknown route, method, body too large) in our shape."""
     code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
-        exc.status_code, "http_error")
-    return Response(error_body(exc.status_code, code, str(exc.detail)),
-                    status_code=exc.status_code, headers=exc.headers)
+        exc.status_code, "http_error"
+    )
+    return Response(
+        error_body(exc.status_code, code, str(exc.detail)),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
 
 
-def unexpected_error(request: Request, exc: Exception) -> Response:  # type: ignore[type-arg]
+def unexpected_error(request: Request, exc: Exception) -> Response:
     """Logs an unexpected failure and answers 500 without any detail of it."""
-    log.error("request_failed path=%s error=%s", request.url.path, type(exc).__name__,
-              exc_info=exc)
-    return Response(error_body(500, "internal_error", "the scoreboard failed to answer"),
-                    status_code=500)
+    log.error(
+        "request_failed path=%s error=%s", request.url.path, type(exc).__name__, exc_info=exc
+    )
+    return Response(
+        error_body(500, "internal_error", "the scoreboard failed to answer"), status_code=500
+    )
 
 
 @get("/", media_type=MediaType.HTML, include_in_schema=False)
 async def page() -> Response[bytes]:
     """The scoreboard page."""
-    return Response((STATIC_DIR / "index.html").read_bytes(), media_type=MediaType.HTML,
-                    headers=PAGE_HEADERS)
+    return Response(
+        (STATIC_DIR / "index.html").read_bytes(), media_type=MediaType.HTML, headers=PAGE_HEADERS
+    )
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -88,14 +101,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url, settings.db_pool_size)
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=1,
-                                      socket_connect_timeout=1) if settings.redis_url else None
+        client = (
+            redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+            if settings.redis_url
+            else None
+        )
         hub = BoardHub()
         listener = BoardListener(settings.database_url, hub, settings.listener_probe_seconds)
-        limiter = RateLimiter(client, settings.rate_limit_per_learner,
-                              settings.rate_limit_per_address, settings.rate_limit_window_seconds)
-        app.state.runtime = Runtime(settings, pool, TokenVerifier(settings), limiter, hub,
-                                    listener)
+        limiter = RateLimiter(
+            client,
+            settings.rate_limit_per_learner,
+            settings.rate_limit_per_address,
+            settings.rate_limit_window_seconds,
+        )
+        app.state.runtime = Runtime(
+            settings, pool, TokenVerifier(settings), limiter, hub, listener
+        )
         listener.start()
         try:
             yield
@@ -108,10 +129,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[
-            page, routes.post_completion, routes.get_leaderboard, routes.stream_leaderboard,
-            routes.put_lesson, routes.healthz, routes.readyz,
-            create_static_files_router("/static", directories=[STATIC_DIR],
-                                       include_in_schema=False),
+            page,
+            routes.post_completion,
+            routes.get_leaderboard,
+            routes.stream_leaderboard,
+            routes.put_lesson,
+            routes.healthz,
+            routes.readyz,
+            create_static_files_router(
+                "/static", directories=[STATIC_DIR], include_in_schema=False
+            ),
         ],
         lifespan=[lifespan],
         exception_handlers={

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from typing import Annotated, Literal
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal, cast
 
+import asyncpg
 import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.connection import ASGIConnection
@@ -46,15 +48,15 @@ class LessonIn(msgspec.Struct, forbid_unknown_fields=True):
     points: Annotated[int, msgspec.Meta(ge=1, le=10000)]
 
 
-def runtime(request: ASGIConnection) -> Runtime:  # type: ignore[type-arg]
+def runtime(request: ASGIConnection) -> Runtime:
     """Returns the process's shared parts (pool, hub, verifier, limiter)."""
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
-def bearer(scope: str):  # type: ignore[no-untyped-def]
+def bearer(scope: str):
     """A guard that verifies the bearer token before the body is read and needs `scope`."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         principal = runtime(connection).verifier.verify(connection.headers.get("authorization"))
         principal.require(scope)
         connection.state.principal = principal
@@ -78,12 +80,13 @@ def check_completed_at(completed_at: dt.datetime | None, max_age_hours: int) -> 
     if completed_at > now + FUTURE_LEEWAY:
         raise Unprocessable(f"completed_at {completed_at.isoformat()} is in the future")
     if completed_at < now - dt.timedelta(hours=max_age_hours):
-        raise Unprocessable(f"completed_at {completed_at.isoformat()} is older than "
-                            f"{max_age_hours} hours")
+        raise Unprocessable(
+            f"completed_at {completed_at.isoformat()} is older than {max_age_hours} hours"
+        )
 
 
 @post("/api/completions", guards=[bearer(SCOPE_WRITE)], status_code=201)
-async def post_completion(request: Request, data: CompletionIn) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+async def post_completion(request: Request, data: CompletionIn) -> Response[dict[str, object]]:
     """Records a completed lesson once and answers with its points, total and rank."""
     rt = runtime(request)
     principal: Principal = request.state.principal
@@ -97,32 +100,48 @@ async def post_completion(request: Request, data: CompletionIn) -> Response[dict
     name = principal.name if learner == principal.subject else None
     with database_errors():
         row = await rt.pool.fetchrow(
-            query("record_completion"), data.completion_id, learner, name, data.lesson_id,
-            data.completed_at or dt.datetime.now(dt.UTC), request_digest(learner, data),
-            principal.subject)
+            query("record_completion"),
+            data.completion_id,
+            learner,
+            name,
+            data.lesson_id,
+            data.completed_at or dt.datetime.now(dt.UTC),
+            request_digest(learner, data),
+            principal.subject,
+        )
     assert row is not None
     return completion_answer(row["outcome"], data, learner, row)
 
 
-def completion_answer(outcome: str, data: CompletionIn, learner: str,
-                      row: object) -> Response[dict[str, object]]:
+def completion_answer(
+    outcome: str, data: CompletionIn, learner: str, row: asyncpg.Record
+) -> Response[dict[str, object]]:
     """Maps the database's outcome of a completion to its HTTP answer."""
     if outcome == "unknown_lesson":
         raise Unprocessable(f"lesson {data.lesson_id!r} is not in the catalog")
     if outcome == "already_completed":
         raise AlreadyCompleted(f"learner {learner!r} already completed lesson {data.lesson_id!r}")
     if outcome == "conflicting_request":
-        raise Unprocessable(f"completion_id {data.completion_id} was already used for "
-                            "another request")
-    body = {"completion_id": str(data.completion_id), "user_id": learner,
-            "lesson_id": data.lesson_id, "points": row["points"],  # type: ignore[index]
-            "total": row["total"], "rank": row["rank"]}  # type: ignore[index]
+        raise Unprocessable(
+            f"completion_id {data.completion_id} was already used for another request"
+        )
+    body = {
+        "completion_id": str(data.completion_id),
+        "user_id": learner,
+        "lesson_id": data.lesson_id,
+        "points": row["points"],
+        "total": row["total"],
+        "rank": row["rank"],
+    }
     return Response(body, status_code=201 if outcome == "recorded" else 200)
 
 
 @get("/api/leaderboard")
-async def get_leaderboard(request: Request, board: Board = "all",  # type: ignore[type-arg]
-                          limit: Annotated[int, Parameter(ge=1, le=100)] = 10) -> Response[bytes]:
+async def get_leaderboard(
+    request: Request,
+    board: Board = "all",
+    limit: Annotated[int, Parameter(ge=1, le=100)] = 10,
+) -> Response[bytes]:
     """Returns a board's leading learners, ranked, with the board's version."""
     with database_errors():
         text = await runtime(request).pool.fetchval(query("board_page"), board, limit)
@@ -130,17 +149,21 @@ async def get_leaderboard(request: Request, board: Board = "all",  # type: ignor
 
 
 @get("/api/leaderboard/stream")
-async def stream_leaderboard(request: Request, board: Board = "all") -> ASGIApp:  # type: ignore[type-arg]
+async def stream_leaderboard(request: Request, board: Board = "all") -> ASGIApp:
     """Streams a board: the current top 10 at once, then every change, as SSE."""
     rt = runtime(request)
     last_event_id = request.headers.get("last-event-id", "")
     seen = int(last_event_id) if last_event_id.isdigit() else None
-    return EventSourceResponse(
-        board_frames(rt.hub, board, seen), ping=rt.settings.stream_ping_seconds,
-        send_timeout=rt.settings.stream_send_timeout_seconds, sep="\n")
+    response = EventSourceResponse(
+        board_frames(rt.hub, board, seen),
+        ping=rt.settings.stream_ping_seconds,
+        send_timeout=rt.settings.stream_send_timeout_seconds,
+        sep="\n",
+    )
+    return cast(ASGIApp, response)
 
 
-async def board_frames(hub: BoardHub, board: str, seen: int | None):  # type: ignore[no-untyped-def]
+async def board_frames(hub: BoardHub, board: str, seen: int | None) -> AsyncIterator[bytes]:
     """Yields the retry hint, then each new snapshot's frame, encoded once for all clients."""
     yield RETRY_FRAME
     async for snapshot in hub.follow(board, seen):
@@ -148,13 +171,16 @@ async def board_frames(hub: BoardHub, board: str, seen: int | None):  # type: ig
 
 
 @put("/api/admin/lessons/{lesson_id:str}", guards=[bearer(SCOPE_ADMIN)])
-async def put_lesson(request: Request, data: LessonIn,  # type: ignore[type-arg]
-                     lesson_id: Annotated[str, Parameter(pattern=LESSON_PATTERN)]
-                     ) -> dict[str, object]:
+async def put_lesson(
+    request: Request,
+    data: LessonIn,
+    lesson_id: Annotated[str, Parameter(pattern=LESSON_PATTERN)],
+) -> dict[str, object]:
     """Adds a lesson to the catalog or changes its title and points."""
     with database_errors():
         row = await runtime(request).pool.fetchrow(
-            query("upsert_lesson"), lesson_id, data.title, data.points)
+            query("upsert_lesson"), lesson_id, data.title, data.points
+        )
     return dict(row) if row else {}
 
 
@@ -165,16 +191,19 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz")
-async def readyz(request: Request) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+async def readyz(request: Request) -> Response[dict[str, object]]:
     """Answers 200 when the database answers and the listener is connected, else 503."""
     rt = runtime(request)
     database = True
     try:
         with database_errors():
             await rt.pool.fetchval(query("ping"), timeout=2)
-    except Exception:  # noqa: BLE001 - any failure means not ready
+    except Exception:
         database = False
     ready = database and rt.listener.connected
-    body: dict[str, object] = {"database": database, "listener": rt.listener.connected,
-                               "status": "ready" if ready else "not_ready"}
+    body: dict[str, object] = {
+        "database": database,
+        "listener": rt.listener.connected,
+        "status": "ready" if ready else "not_ready",
+    }
     return Response(body, status_code=200 if ready else 503)

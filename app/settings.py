@@ -38,19 +38,29 @@ class Settings:
     db_pool_size: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("port", "rate_limit_per_learner", "rate_limit_per_address",
-                     "rate_limit_window_seconds", "completed_at_max_age_hours", "db_pool_size"):
+        for name in (
+            "port",
+            "rate_limit_per_learner",
+            "rate_limit_per_address",
+            "rate_limit_window_seconds",
+            "completed_at_max_age_hours",
+            "db_pool_size",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
-        for name in ("stream_ping_seconds", "stream_send_timeout_seconds",
-                     "listener_probe_seconds"):
+        for name in (
+            "stream_ping_seconds",
+            "stream_send_timeout_seconds",
+            "listener_probe_seconds",
+        ):
             if not 0 < getattr(self, name) <= 3600:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be between 0 and 3600")
         unknown = set(self.jwt_algorithms) - set(SUPPORTED_ALGORITHMS)
         if unknown or not self.jwt_algorithms:
             raise SettingsError(
                 f"{PREFIX}JWT_ALGORITHMS has {sorted(unknown) or 'nothing'}; "
-                f"choose from {', '.join(SUPPORTED_ALGORITHMS)}")
+                f"choose from {', '.join(SUPPORTED_ALGORITHMS)}"
+            )
         if self.jwt_secret and len(self.jwt_secret) < 32:
             raise SettingsError(f"{PREFIX}JWT_SECRET must be at least 32 characters long")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 BOARDS = ("all", "week", "day")
 
@@ -25,8 +26,10 @@ class BoardSnapshot:
     def from_json(cls, text: str) -> BoardSnapshot:
         """Parses the board JSON of the database (GET /api/leaderboard shape)."""
         data = _load(text)
-        body = json.dumps({key: data[key] for key in ("board", "period_start", "version",
-                                                      "entries")}, separators=(",", ":"))
+        body = json.dumps(
+            {key: data[key] for key in ("board", "period_start", "version", "entries")},
+            separators=(",", ":"),
+        )
         version = data["version"]
         frame = f"event: leaderboard\nid: {version}\ndata: {body}\n\n".encode()
         return cls(data["board"], version, body, frame)
@@ -50,7 +53,7 @@ def parse_notification(payload: str) -> BoardSnapshot | BoardChanged:
     return BoardChanged(data["board"], data["version"])
 
 
-def _load(text: str) -> dict[str, object]:
+def _load(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except ValueError as exc:

@@ -45,8 +45,9 @@ class BoardHub:
         for event in self._changed.values():
             event.set()
 
-    async def follow(self, board: str, seen_version: int | None = None
-                     ) -> AsyncIterator[BoardSnapshot]:
+    async def follow(
+        self, board: str, seen_version: int | None = None
+    ) -> AsyncIterator[BoardSnapshot]:
         """Yields each newer snapshot of a board, starting with the current one if unseen."""
         self.streams += 1
         try:

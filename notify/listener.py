@@ -37,8 +37,13 @@ def seconds_to_next_day(now: dt.datetime) -> float:
 class BoardListener:
     """Feeds a BoardHub from NOTIFY; `connected` tells readiness."""
 
-    def __init__(self, database_url: str, hub: BoardHub, probe_seconds: float = 5.0,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        hub: BoardHub,
+        probe_seconds: float = 5.0,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
         self._database_url = database_url
         self._hub = hub
         self._probe_seconds = probe_seconds
@@ -69,8 +74,7 @@ class BoardListener:
                 await self._connect()
                 delay = 0.1
                 await self._watch()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                    TimeoutError) as exc:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 log.warning("listener_lost error=%s retry_in=%.1fs", type(exc).__name__, delay)
             self.connected = False
             await self._close()
@@ -80,8 +84,11 @@ class BoardListener:
 
     async def _connect(self) -> None:
         self._lost = asyncio.Event()
-        conn = await asyncpg.connect(self._database_url, timeout=5,
-                                     server_settings={"application_name": "scoreboard-listener"})
+        conn = await asyncpg.connect(
+            self._database_url,
+            timeout=5,
+            server_settings={"application_name": "scoreboard-listener"},
+        )
         self._conn = conn
         conn.add_termination_listener(lambda _conn: self._lost.set())
         await conn.add_listener(CHANNEL, self._on_notification)

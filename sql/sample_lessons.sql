@@ -1,4 +1,4 @@
--- Sample lessons for the embedded default, added only to an empty catalog.
+-- Sample lessons for the embedded default; lessons already there are left as they are.
 insert into scoreboard.lessons (lesson_id, title, points) values
     ('greetings-1', 'Greetings and introductions', 10),
     ('greetings-2', 'Small talk', 15),

@@ -48,18 +48,25 @@ def services() -> Iterator[Services]:
     admin_url = database_url(started.database_url, "postgres")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if conn.execute("select from pg_database where datname = %s", (TEMPLATE,)).rowcount:
-            conn.execute(sql.SQL("alter database {} is_template false").format(
-                sql.Identifier(TEMPLATE)))
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(
-            sql.Identifier(TEMPLATE)))
+            conn.execute(
+                sql.SQL("alter database {} is_template false").format(sql.Identifier(TEMPLATE))
+            )
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(TEMPLATE))
+        )
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(TEMPLATE)))
     migrate(database_url(admin_url, TEMPLATE))
     with psycopg.connect(admin_url, autocommit=True) as conn:
         # No session may stay in a template: TimescaleDB's scheduler would otherwise.
-        conn.execute(sql.SQL("alter database {} with is_template true allow_connections false"
-                             ).format(sql.Identifier(TEMPLATE)))
-        conn.execute("select pg_terminate_backend(pid) from pg_stat_activity "
-                     "where datname = %s", (TEMPLATE,))
+        conn.execute(
+            sql.SQL("alter database {} with is_template true allow_connections false").format(
+                sql.Identifier(TEMPLATE)
+            )
+        )
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s",
+            (TEMPLATE,),
+        )
     yield Services(admin_url, started.redis_url)
     embedded.stop_services(TEST_DATA_DIR)
 
@@ -69,8 +76,11 @@ def db_url(services: Services) -> Iterator[str]:
     """A fresh migrated database for one test, cloned from the session's template."""
     name = f"scoreboard_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(services.admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {} template {}").format(
-            sql.Identifier(name), sql.Identifier(TEMPLATE)))
+        conn.execute(
+            sql.SQL("create database {} template {}").format(
+                sql.Identifier(name), sql.Identifier(TEMPLATE)
+            )
+        )
     yield database_url(services.admin_url, name)
     with psycopg.connect(services.admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
@@ -85,8 +95,9 @@ def redis_url(services: Services) -> str:
 
 @pytest.fixture
 def settings(db_url: str, redis_url: str) -> Settings:
-    return Settings(database_url=db_url, redis_url=redis_url, jwt_secret=SECRET,
-                    listener_probe_seconds=1.0)
+    return Settings(
+        database_url=db_url, redis_url=redis_url, jwt_secret=SECRET, listener_probe_seconds=1.0
+    )
 
 
 @pytest.fixture
@@ -95,8 +106,10 @@ def lessons(db_url: str) -> dict[str, int]:
     catalog = {f"lesson-{i}": 10 * i for i in range(1, 13)}
     with psycopg.connect(db_url) as conn:
         for lesson_id, points in catalog.items():
-            conn.execute("insert into scoreboard.lessons (lesson_id, title, points) "
-                         "values (%s, %s, %s)", (lesson_id, f"Lesson {lesson_id}", points))
+            conn.execute(
+                "insert into scoreboard.lessons (lesson_id, title, points) values (%s, %s, %s)",
+                (lesson_id, f"Lesson {lesson_id}", points),
+            )
     return catalog
 
 
@@ -123,9 +136,24 @@ class Server:
     def start(self) -> None:
         env = {**os.environ, **settings_env(self.settings)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-             "--timeout-graceful-shutdown", "3"], env=env, cwd=PROJECT_ROOT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--timeout-graceful-shutdown",
+                "3",
+            ],
+            env=env,
+            cwd=PROJECT_ROOT,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

@@ -55,16 +55,9 @@ class EventStream:
                     key, _, value = line.partition(":")
                     fields[key] = value.removeprefix(" ")
                 elif "event" in fields or "data" in fields:
-                    return Event(fields.get("event", "message"), fields.get("id"),
-                                 fields.get("data", ""))
+                    return Event(
+                        fields.get("event", "message"), fields.get("id"), fields.get("data", "")
+                    )
                 else:
                     fields = {}
         raise EOFError("the stream ended")
-
-    async def event_with(self, predicate: Any, timeout: float = 5.0) -> Event:
-        """Returns the first event whose JSON satisfies `predicate`."""
-        async with asyncio.timeout(timeout):
-            while True:
-                event = await self.next_event(timeout)
-                if predicate(event.json):
-                    return event

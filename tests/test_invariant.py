@@ -18,8 +18,10 @@ LEARNERS = 24
 LESSONS = 40
 
 # A correction event for a learner ($1) of some points ($2), as an operator files it.
-CORRECTION = ("insert into scoreboard.score_events (time, user_id, points, kind, actor, reason) "
-              "values (now(), $1, $2, 'correction', 'test-admin', 'concurrency test')")
+CORRECTION = (
+    "insert into scoreboard.score_events (time, user_id, points, kind, actor, reason) "
+    "values (now(), $1, $2, 'correction', 'test-admin', 'concurrency test')"
+)
 
 # The truth, from the events alone: sum and last event time per learner, in board order.
 TOP_FROM_EVENTS = """
@@ -58,46 +60,59 @@ async def write(url: str, seed: int, barrier: asyncio.Barrier, correction_share:
         await conn.close()
 
 
-async def one_operation(conn: asyncpg.Connection, rng: random.Random, learner: str,
-                        correction_share: float) -> None:
+async def one_operation(
+    conn: asyncpg.Connection, rng: random.Random, learner: str, correction_share: float
+) -> None:
     if rng.random() < correction_share:
         await conn.execute(CORRECTION, learner, rng.choice([-12, -7, -3, 2, 5]))
     else:
         await conn.fetchrow(
-            "select * from scoreboard.record_completion_v1($1, $2, null, $3, now(), "
-            "'digest', $2)", uuid.uuid4(), learner, f"near-{rng.randrange(LESSONS):02}")
+            "select * from scoreboard.record_completion_v1($1, $2, null, $3, now(), 'digest', $2)",
+            uuid.uuid4(),
+            learner,
+            f"near-{rng.randrange(LESSONS):02}",
+        )
 
 
 @pytest.mark.parametrize("correction_share", [0.0, 0.25])
 async def test_last_announcement_equals_the_computed_top_10_under_concurrency(
-        db_url: str, correction_share: float) -> None:
+    db_url: str, correction_share: float
+) -> None:
     """16 writers near the 10th place, with and without corrections that lower totals."""
     with psycopg.connect(db_url) as setup:
         for i in range(LESSONS):
-            setup.execute("insert into scoreboard.lessons values (%s, %s, %s)",
-                          (f"near-{i:02}", f"Near {i}", 1 + i % 3))
+            setup.execute(
+                "insert into scoreboard.lessons values (%s, %s, %s)",
+                (f"near-{i:02}", f"Near {i}", 1 + i % 3),
+            )
         for i in range(LEARNERS):
-            setup.execute("insert into scoreboard.learners (user_id, display_name) "
-                          "values (%s, %s)", (f"learner-{i:02}", f"Learner {i}"))
+            setup.execute(
+                "insert into scoreboard.learners (user_id, display_name) values (%s, %s)",
+                (f"learner-{i:02}", f"Learner {i}"),
+            )
 
     announced: dict[str, list[dict]] = {"all": [], "week": [], "day": []}
     listener = await asyncpg.connect(db_url)
     await listener.add_listener(
-        "scoreboard", lambda *args: (p := json.loads(args[3]), announced[p["board"]].append(p)))
+        "scoreboard", lambda *args: (p := json.loads(args[3]), announced[p["board"]].append(p))
+    )
 
     barrier = asyncio.Barrier(WRITERS)
-    await asyncio.gather(*(write(db_url, seed, barrier, correction_share)
-                           for seed in range(WRITERS)))
+    await asyncio.gather(
+        *(write(db_url, seed, barrier, correction_share) for seed in range(WRITERS))
+    )
     await asyncio.sleep(0.5)  # let the last notifications arrive
 
     checker = await asyncpg.connect(db_url)
     for board, sent in announced.items():
         versions = [p["version"] for p in sent]
-        period = await checker.fetchval("select period_start from scoreboard.boards "
-                                        "where board = $1", board)
+        period = await checker.fetchval(
+            "select period_start from scoreboard.boards where board = $1", board
+        )
         truth = json.loads(await checker.fetchval(TOP_FROM_EVENTS, period))
-        stored = await checker.fetchrow("select version, entries::text from scoreboard.boards "
-                                        "where board = $1", board)
+        stored = await checker.fetchrow(
+            "select version, entries::text from scoreboard.boards where board = $1", board
+        )
         assert len(sent) > 10, f"the {board} board changed often during the run"
         assert versions == sorted(set(versions)), f"{board} versions strictly rise"
         assert sent[-1]["entries"] == truth, f"the last {board} announcement is the truth"
@@ -110,10 +125,15 @@ async def test_a_correction_racing_a_rising_learner_leaves_the_truth(db_url: str
     """A correction opens a place in the top 10 while, concurrently, a learner just below
     the cut-off gains points: the final board shows that learner's new total."""
     corrector = await asyncpg.connect(db_url)
-    for learner, name, points in [*((f"top-{i}", f"Top {i}", 100 + i) for i in range(10)),
-                                  ("riser", "Riser", 95)]:
-        await corrector.execute("insert into scoreboard.learners (user_id, display_name) "
-                                "values ($1, $2)", learner, name)
+    for learner, name, points in [
+        *((f"top-{i}", f"Top {i}", 100 + i) for i in range(10)),
+        ("riser", "Riser", 95),
+    ]:
+        await corrector.execute(
+            "insert into scoreboard.learners (user_id, display_name) values ($1, $2)",
+            learner,
+            name,
+        )
         await corrector.execute(CORRECTION, learner, points)
     riser = await asyncpg.connect(db_url)
     lowering = corrector.transaction()
@@ -124,10 +144,10 @@ async def test_a_correction_racing_a_rising_learner_leaves_the_truth(db_url: str
     await lowering.commit()
     await rising
 
-    entries = json.loads(await riser.fetchval(
-        "select entries::text from scoreboard.boards where board = 'all'"))
+    entries = json.loads(
+        await riser.fetchval("select entries::text from scoreboard.boards where board = 'all'")
+    )
     await corrector.close()
     await riser.close()
     assert {"rank": 10, "user_id": "riser", "display_name": "Riser", "points": 99} in entries
     assert all(e["user_id"] != "top-0" for e in entries)
-

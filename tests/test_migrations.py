@@ -19,20 +19,40 @@ def test_migrations_build_the_schema_on_an_empty_database(services: Services) ->
     url = database_url(services.admin_url, name)
     try:
         applied = migrate(url)
-        assert applied == ["0001_catalog_and_learners", "0002_score_events",
-                           "0003_completions", "0004_boards"]
+        assert applied == [
+            "0001_catalog_and_learners",
+            "0002_score_events",
+            "0003_completions",
+            "0004_boards",
+        ]
         with psycopg.connect(url) as conn:
-            tables = {r[0] for r in conn.execute(
-                "select table_name from information_schema.tables "
-                "where table_schema = 'scoreboard'")}
-            hypertables = [r[0] for r in conn.execute(
-                "select hypertable_name from timescaledb_information.hypertables")]
-            triggers = {r[0] for r in conn.execute(
-                "select tgname from pg_trigger where not tgisinternal")}
+            tables = {
+                r[0]
+                for r in conn.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_schema = 'scoreboard'"
+                )
+            }
+            hypertables = [
+                r[0]
+                for r in conn.execute(
+                    "select hypertable_name from timescaledb_information.hypertables"
+                )
+            ]
+            triggers = {
+                r[0] for r in conn.execute("select tgname from pg_trigger where not tgisinternal")
+            }
             boards = conn.execute(
-                "select board, version, entries from scoreboard.boards order by board").fetchall()
-        assert {"lessons", "learners", "score_events", "completions", "board_totals",
-                "boards"} <= tables
+                "select board, version, entries from scoreboard.boards order by board"
+            ).fetchall()
+        assert {
+            "lessons",
+            "learners",
+            "score_events",
+            "completions",
+            "board_totals",
+            "boards",
+        } <= tables
         assert hypertables == ["score_events"]
         assert "score_events_apply" in triggers
         assert boards == [("all", 0, []), ("day", 0, []), ("week", 0, [])]

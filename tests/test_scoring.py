@@ -20,10 +20,16 @@ def conn(db_url: str, lessons: dict[str, int]) -> Iterator[psycopg.Connection]:
         yield connection
 
 
-def record(conn: psycopg.Connection, learner: str, lesson: str,
-           completion_id: uuid.UUID | None = None, digest: str = "d") -> tuple:
-    row = conn.execute(RECORD, (completion_id or uuid.uuid4(), learner, None, lesson,
-                                digest, learner)).fetchone()
+def record(
+    conn: psycopg.Connection,
+    learner: str,
+    lesson: str,
+    completion_id: uuid.UUID | None = None,
+    digest: str = "d",
+) -> tuple:
+    row = conn.execute(
+        RECORD, (completion_id or uuid.uuid4(), learner, None, lesson, digest, learner)
+    ).fetchone()
     assert row is not None
     return tuple(row)
 
@@ -36,16 +42,21 @@ def test_a_completion_records_event_totals_and_announces(conn: psycopg.Connectio
     """The first completion puts the learner on all three boards, each at version 1."""
     assert record(conn, "ann", "lesson-3") == ("recorded", 30, 30, 1)
 
-    events = conn.execute("select user_id, lesson_id, points, kind from scoreboard.score_events"
-                          ).fetchall()
-    totals = conn.execute("select board, points from scoreboard.board_totals order by board"
-                          ).fetchall()
+    events = conn.execute(
+        "select user_id, lesson_id, points, kind from scoreboard.score_events"
+    ).fetchall()
+    totals = conn.execute(
+        "select board, points from scoreboard.board_totals order by board"
+    ).fetchall()
     sent = announcements(conn)
     assert events == [("ann", "lesson-3", 30, "completion")]
     assert totals == [("all", 30), ("day", 30), ("week", 30)]
     assert sorted(a["board"] for a in sent) == ["all", "day", "week"]
-    assert all(a["version"] == 1 and a["entries"] == [
-        {"rank": 1, "user_id": "ann", "display_name": "ann", "points": 30}] for a in sent)
+    assert all(
+        a["version"] == 1
+        and a["entries"] == [{"rank": 1, "user_id": "ann", "display_name": "ann", "points": 30}]
+        for a in sent
+    )
 
 
 def test_points_come_from_the_catalog_and_totals_add_up(conn: psycopg.Connection) -> None:
@@ -53,8 +64,9 @@ def test_points_come_from_the_catalog_and_totals_add_up(conn: psycopg.Connection
     record(conn, "ann", "lesson-1")
     record(conn, "bob", "lesson-2")
     assert record(conn, "ann", "lesson-5") == ("recorded", 50, 60, 1)
-    assert record(conn, "cat", "lesson-2") == ("recorded", 20, 20, 3), \
+    assert record(conn, "cat", "lesson-2") == ("recorded", 20, 20, 3), (
         "a tie goes to whoever reached the total first"
+    )
 
 
 def test_the_same_request_again_answers_the_first_answer(conn: psycopg.Connection) -> None:
@@ -66,8 +78,9 @@ def test_the_same_request_again_answers_the_first_answer(conn: psycopg.Connectio
 
     assert first == ("recorded", 20, 20, 1)
     assert again == ("replayed", 20, 20, 1)
-    assert conn.execute("select count(*) from scoreboard.score_events where user_id = 'ann'"
-                        ).fetchone() == (1,)
+    assert conn.execute(
+        "select count(*) from scoreboard.score_events where user_id = 'ann'"
+    ).fetchone() == (1,)
 
 
 def test_a_reused_key_with_another_request_is_refused(conn: psycopg.Connection) -> None:
@@ -80,15 +93,18 @@ def test_a_reused_key_with_another_request_is_refused(conn: psycopg.Connection) 
 def test_a_lesson_counts_once_per_learner(conn: psycopg.Connection) -> None:
     record(conn, "ann", "lesson-2")
     assert record(conn, "ann", "lesson-2")[0] == "already_completed"
-    assert conn.execute("select points from scoreboard.board_totals where board = 'all'"
-                        ).fetchone() == (20,)
+    assert conn.execute(
+        "select points from scoreboard.board_totals where board = 'all'"
+    ).fetchone() == (20,)
 
 
 def test_an_unknown_lesson_writes_nothing(conn: psycopg.Connection) -> None:
     assert record(conn, "ann", "no-such-lesson")[0] == "unknown_lesson"
-    counts = conn.execute("select (select count(*) from scoreboard.score_events), "
-                          "(select count(*) from scoreboard.completions), "
-                          "(select count(*) from scoreboard.learners)").fetchone()
+    counts = conn.execute(
+        "select (select count(*) from scoreboard.score_events), "
+        "(select count(*) from scoreboard.completions), "
+        "(select count(*) from scoreboard.learners)"
+    ).fetchone()
     assert counts == (0, 0, 0)
 
 
@@ -97,14 +113,15 @@ def test_no_announcement_when_the_top_10_does_not_change(conn: psycopg.Connectio
     for i in range(10):
         record(conn, f"top-{i:02}", "lesson-12")
     announcements(conn)
-    version = conn.execute("select version from scoreboard.boards where board = 'all'"
-                           ).fetchone()
+    version = conn.execute("select version from scoreboard.boards where board = 'all'").fetchone()
 
     record(conn, "low", "lesson-1")
 
     assert announcements(conn) == []
-    assert conn.execute("select version from scoreboard.boards where board = 'all'"
-                        ).fetchone() == version
+    assert (
+        conn.execute("select version from scoreboard.boards where board = 'all'").fetchone()
+        == version
+    )
 
 
 def test_a_correction_that_lowers_a_leader_is_announced(conn: psycopg.Connection) -> None:
@@ -112,10 +129,16 @@ def test_a_correction_that_lowers_a_leader_is_announced(conn: psycopg.Connection
     record(conn, "bob", "lesson-4")
     announcements(conn)
 
-    conn.execute("insert into scoreboard.score_events (time, user_id, points, kind, actor, reason) "
-                 "values (now(), 'ann', -20, 'correction', 'admin', 'duplicate lesson')")
+    conn.execute(
+        "insert into scoreboard.score_events "
+        "(time, user_id, points, kind, actor, reason) "
+        "values (now(), 'ann', -20, 'correction', 'admin', 'duplicate lesson')"
+    )
 
     entries = [a["entries"] for a in announcements(conn) if a["board"] == "all"]
-    assert entries == [[
-        {"rank": 1, "user_id": "bob", "display_name": "bob", "points": 40},
-        {"rank": 2, "user_id": "ann", "display_name": "ann", "points": 30}]]
+    assert entries == [
+        [
+            {"rank": 1, "user_id": "bob", "display_name": "bob", "points": 40},
+            {"rank": 2, "user_id": "ann", "display_name": "ann", "points": 30},
+        ]
+    ]

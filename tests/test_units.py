@@ -1,0 +1,146 @@
+"""Pure functions: payload parsing, names, settings, query files, completion checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+
+from app.auth import clean_display_name
+from app.errors import SettingsError, Unprocessable
+from app.queries import parse_queries, psycopg_query
+from app.routes import CompletionIn, check_completed_at, request_digest
+from app.settings import Settings
+from notify.events import BoardChanged, BoardSnapshot, MalformedEvent, parse_notification
+from notify.hub import BoardHub
+
+
+def board_json(version: int, board: str = "all") -> str:
+    return json.dumps(
+        {
+            "type": "leaderboard",
+            "board": board,
+            "period_start": None,
+            "version": version,
+            "entries": [{"rank": 1, "user_id": "ann", "display_name": "Ann", "points": 5}],
+        }
+    )
+
+
+def test_a_full_notification_becomes_a_snapshot_with_its_frame() -> None:
+    snapshot = parse_notification(board_json(7))
+    assert isinstance(snapshot, BoardSnapshot)
+    assert (snapshot.board, snapshot.version) == ("all", 7)
+    assert snapshot.frame.startswith(b"event: leaderboard\nid: 7\ndata: {")
+    assert snapshot.frame.endswith(b"\n\n")
+    assert "type" not in json.loads(snapshot.body)
+
+
+def test_a_notification_without_entries_asks_for_a_reread() -> None:
+    payload = json.dumps({"type": "leaderboard", "board": "day", "version": 3})
+    assert parse_notification(payload) == BoardChanged("day", 3)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not json",
+        "[]",
+        '{"type": "other", "board": "all", "version": 1}',
+        '{"type": "leaderboard", "board": "month", "version": 1}',
+        '{"type": "leaderboard", "board": "all", "version": -1}',
+        '{"type": "leaderboard", "board": "all", "version": true}',
+        '{"type": "leaderboard", "board": "all", "version": 1, "entries": {}}',
+    ],
+)
+def test_malformed_notifications_are_refused(payload: str) -> None:
+    with pytest.raises(MalformedEvent):
+        parse_notification(payload)
+
+
+async def test_the_hub_keeps_only_newer_versions_and_skips_for_slow_streams() -> None:
+    hub = BoardHub()
+    stream = hub.follow("all")
+    hub.publish(BoardSnapshot.from_json(board_json(1)))
+    assert (await anext(stream)).version == 1
+    hub.publish(BoardSnapshot.from_json(board_json(2)))
+    hub.publish(BoardSnapshot.from_json(board_json(3)))
+    assert not hub.publish(BoardSnapshot.from_json(board_json(2)))
+    assert (await anext(stream)).version == 3, "a slow stream gets the newest, no backlog"
+    hub.close()
+    with pytest.raises(StopAsyncIteration):
+        await anext(stream)
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        ("  Ann   Lee ", "Ann Lee"),
+        ("A\x00nn\nLee", "Ann Lee"),
+        ("x" * 100, "x" * 64),
+        ("", None),
+        ("\x01\x02", None),
+        (42, None),
+        (None, None),
+    ],
+)
+def test_display_names_are_plain_bounded_text(raw: object, name: str | None) -> None:
+    assert clean_display_name(raw) == name
+
+
+def test_settings_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "SCOREBOARD_PORT": "9000",
+            "DATABASE_URL": "postgresql://x",
+            "SCOREBOARD_JWT_ALGORITHMS": "HS256, RS256",
+        }
+    )
+    assert (settings.port, settings.database_url) == (9000, "postgresql://x")
+    assert settings.jwt_algorithms == ("HS256", "RS256")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SCOREBOARD_PORT": "eighty"}, "SCOREBOARD_PORT='eighty' is not a valid int"),
+        ({"SCOREBOARD_PORT": "0"}, "SCOREBOARD_PORT must be at least 1"),
+        ({"SCOREBOARD_JWT_ALGORITHMS": "none"}, "SCOREBOARD_JWT_ALGORITHMS has ['none']"),
+        ({"SCOREBOARD_JWT_SECRET": "short"}, "at least 32 characters"),
+    ],
+)
+def test_bad_settings_fail_with_a_message_naming_them(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        Settings.from_env(env)
+
+
+def test_query_files_are_split_by_name() -> None:
+    text = "-- header\n-- name: one\nselect $1;\n\n-- name: two\nselect $1, $2;\n"
+    assert parse_queries(text) == {"one": "select $1;", "two": "select $1, $2;"}
+    assert psycopg_query("upsert_lesson").count("%s") == 3
+
+
+def test_the_digest_tells_a_replay_from_a_reused_key() -> None:
+    key = uuid.uuid4()
+    same = request_digest("ann", CompletionIn(key, "lesson-1"))
+    assert same == request_digest("ann", CompletionIn(key, "lesson-1"))
+    assert same != request_digest("bob", CompletionIn(key, "lesson-1"))
+    assert same != request_digest("ann", CompletionIn(key, "lesson-2"))
+    assert same != request_digest(
+        "ann", CompletionIn(key, "lesson-1", dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    )
+
+
+def test_completion_times_are_bounded() -> None:
+    now = dt.datetime.now(dt.UTC)
+    check_completed_at(None, 72)
+    check_completed_at(now - dt.timedelta(hours=71), 72)
+    for bad in (
+        now + dt.timedelta(minutes=1),
+        now - dt.timedelta(hours=73),
+        dt.datetime(2026, 1, 1),
+    ):
+        with pytest.raises(Unprocessable):
+            check_completed_at(bad, 72)

@@ -22,8 +22,9 @@ def compose_command() -> list[str]:
 
 def test_compose_accepts_the_file() -> None:
     env = {**os.environ, "POSTGRES_PASSWORD": "pw", "SCOREBOARD_JWT_SECRET": "s" * 40}
-    result = subprocess.run([*compose_command(), "config"], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [*compose_command(), "config"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     for service in ("db:", "redis:", "migrate:", "app:"):
         assert service in result.stdout
@@ -31,8 +32,12 @@ def test_compose_accepts_the_file() -> None:
 
 
 def test_compose_refuses_to_start_without_secrets() -> None:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("POSTGRES_PASSWORD", "SCOREBOARD_JWT_SECRET")}
-    result = subprocess.run([*compose_command(), "config"], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("POSTGRES_PASSWORD", "SCOREBOARD_JWT_SECRET")
+    }
+    result = subprocess.run(
+        [*compose_command(), "config"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode != 0

@@ -71,7 +71,10 @@ class EmbeddedPostgres:
         return [*prefix, *args]
 
     def _run(self, *args: str) -> None:
-        subprocess.run(self._cmd(*args), check=True, capture_output=True, cwd="/")
+        result = subprocess.run(self._cmd(*args), capture_output=True, text=True, cwd="/")
+        if result.returncode != 0:
+            detail = " ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
+            raise SettingsError(f"{Path(args[0]).name} failed: {detail}")
 
     def _state(self) -> dict[str, str | int]:
         if self.state_file.exists():
@@ -228,10 +231,13 @@ def cluster_root(data_dir: Path) -> Path:
         return data_dir / "postgres"
     digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
     shared = Path("/var/tmp") / f"scoreboard-{digest}"  # noqa: S108 - made 0700, owner checked
-    shared.mkdir(mode=0o700, exist_ok=True)
-    if shared.stat().st_uid != os.geteuid():
+    account = pwd.getpwnam("postgres")
+    if not shared.exists():
+        shared.mkdir(mode=0o700)
+        os.chown(shared, account.pw_uid, account.pw_gid)
+    if shared.stat().st_uid != account.pw_uid:
         raise SettingsError(
-            f"{shared} belongs to another account; remove it or choose another SCOREBOARD_DATA_DIR"
+            f"{shared} is not owned by postgres; remove it or set another data dir"
         )
     return shared / "postgres"
 

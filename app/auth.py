@@ -1,23 +1,34 @@
-"""Bearer tokens: JWTs verified with pinned algorithms and required claims."""
+"""Bearer tokens: JWTs verified with pinned algorithms, required claims and a bounded age.
+
+A token never chooses its own algorithm: its `alg` must be one the settings pin, and each
+family has its own key (the shared secret for HS*, a public key or a JWKS for the rest),
+so a token signed with HS256 over a public key is refused.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from app.errors import Forbidden, Unauthorized
-from app.settings import Settings
+from app.errors import Forbidden, ServiceUnavailable, SettingsError, Unauthorized
+from app.settings import SYMMETRIC_ALGORITHMS, Settings
 
 SCOPE_WRITE = "scores:write"
 SCOPE_ADMIN = "scores:admin"
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "aud", "iss"]
 MAX_NAME_LENGTH = 64
-_SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@|-]{0,63}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_TOKEN_LENGTH = 8192
+SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@|-]{0,63}$"
+_SUBJECT = re.compile(SUBJECT_PATTERN)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -42,26 +53,50 @@ def clean_display_name(raw: object) -> str | None:
     return name or None
 
 
+def load_public_key(value: str) -> Any:
+    """Parses a PEM public key, given as text or as the path of a file, once."""
+    text = value if "-----BEGIN" in value else Path(value).read_text()
+    try:
+        return load_pem_public_key(text.encode())
+    except ValueError as exc:
+        raise SettingsError(f"SCOREBOARD_JWT_PUBLIC_KEY is not a PEM public key: {exc}") from None
+
+
 class TokenVerifier:
-    """Verifies bearer tokens; the algorithm list comes from settings, never from the token."""
+    """Verifies bearer tokens against the pinned algorithms and keys of the settings."""
 
     def __init__(self, settings: Settings) -> None:
-        self._key = settings.jwt_secret
-        self._algorithms = list(settings.jwt_algorithms)
+        self._secret = settings.jwt_secret
+        self._algorithms = frozenset(settings.jwt_algorithms)
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
         self._leeway = settings.jwt_leeway_seconds
+        self._max_age = settings.jwt_max_age_seconds
+        self._public_key = (
+            load_public_key(settings.jwt_public_key) if settings.jwt_public_key else None
+        )
+        self._jwks = (
+            jwt.PyJWKClient(settings.jwt_jwks_url, lifespan=300, timeout=3, cooldown_duration=30)
+            if settings.jwt_jwks_url
+            else None
+        )
 
-    def verify(self, authorization: str | None) -> Principal:
+    async def verify(self, authorization: str | None) -> Principal:
         """Returns the caller of a request's Authorization header; raises Unauthorized."""
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise Unauthorized("a bearer token is required")
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise Unauthorized("the token is too long")
         try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+            if not isinstance(algorithm, str) or algorithm not in self._algorithms:
+                raise Unauthorized(f"tokens signed with {algorithm!r} are not accepted")
             claims = jwt.decode(
-                token.strip(),
-                self._key,
-                algorithms=self._algorithms,
+                token,
+                await self._key_for(algorithm, token),
+                algorithms=[algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
@@ -69,6 +104,23 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"the token was refused: {exc}") from None
+        return self._principal(claims)
+
+    async def _key_for(self, algorithm: str, token: str) -> Any:
+        if algorithm in SYMMETRIC_ALGORITHMS:
+            return self._secret
+        if self._jwks is None:
+            return self._public_key
+        try:
+            signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise ServiceUnavailable("the token keys (JWKS) cannot be fetched now") from exc
+        return signing_key.key
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        issued_at = claims["iat"]
+        if not isinstance(issued_at, int | float) or time.time() - issued_at > self._max_age:
+            raise Unauthorized(f"the token is older than {self._max_age} seconds")
         subject = claims["sub"]
         if not isinstance(subject, str) or not _SUBJECT.match(subject):
             raise Unauthorized("the token's subject is not a valid learner id")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import asyncpg
 
 from app.errors import ServiceUnavailable
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +29,27 @@ UNAVAILABLE = (
 )
 
 
-async def create_pool(database_url: str, size: int) -> asyncpg.Pool:
+def session_settings(role: str, application_name: str) -> dict[str, str]:
+    """Session settings of every service connection: its name and the role it acts as.
+
+    Acting as scoreboard_app (no write grant on any table) holds even when the URL's user
+    may do more, such as the owner in the embedded default.
+    """
+    settings = {"application_name": application_name}
+    if role:
+        settings["role"] = role
+    return settings
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
     """Returns a pool that connects lazily, so the service starts while the database is away."""
     return await asyncpg.create_pool(
-        database_url,
+        settings.database_url,
         min_size=0,
-        max_size=size,
+        max_size=settings.db_pool_size,
         timeout=5,
         command_timeout=10,
-        server_settings={"application_name": "scoreboard"},
+        server_settings=session_settings(settings.database_role, "scoreboard"),
     )
 
 

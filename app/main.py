@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from litestar.static_files import create_static_files_router
 
 from app import routes
 from app.auth import TokenVerifier
-from app.db import create_pool
+from app.db import create_pool, session_settings
 from app.errors import ScoreboardError, SettingsError
 from app.limits import RateLimiter
 from app.settings import Settings
@@ -95,28 +96,34 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     if not settings.database_url:
         raise SettingsError("SCOREBOARD_DATABASE_URL is not set (scoreboard serve sets it)")
-    if not settings.jwt_secret:
+    if settings.uses_secret and not settings.jwt_secret:
         raise SettingsError("SCOREBOARD_JWT_SECRET is not set")
+    verifier = TokenVerifier(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, settings.db_pool_size)
+        pool = await create_pool(settings)
         client = (
             redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
             if settings.redis_url
             else None
         )
         hub = BoardHub()
-        listener = BoardListener(settings.database_url, hub, settings.listener_probe_seconds)
+        listener = BoardListener(
+            settings.database_url,
+            hub,
+            settings.listener_probe_seconds,
+            server_settings=session_settings(settings.database_role, "scoreboard-listener"),
+        )
         limiter = RateLimiter(
             client,
             settings.rate_limit_per_learner,
             settings.rate_limit_per_address,
             settings.rate_limit_window_seconds,
+            settings.rate_limit_redis_down,
         )
-        app.state.runtime = Runtime(
-            settings, pool, TokenVerifier(settings), limiter, hub, listener
-        )
+        proxies = tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies)
+        app.state.runtime = Runtime(settings, pool, verifier, limiter, hub, listener, proxies)
         listener.start()
         try:
             yield

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Literal, cast
 
 import asyncpg
@@ -17,17 +18,19 @@ from litestar.params import Parameter
 from litestar.types import ASGIApp
 from sse_starlette import EventSourceResponse
 
-from app.auth import SCOPE_ADMIN, SCOPE_WRITE, Principal
+from app.auth import SCOPE_ADMIN, SCOPE_WRITE, SUBJECT_PATTERN, Principal
 from app.db import database_errors
 from app.errors import AlreadyCompleted, Unprocessable
+from app.limits import client_address
 from app.queries import query
 from app.state import Runtime
 from notify.hub import BoardHub
 
+log = logging.getLogger(__name__)
 Board = Literal["all", "week", "day"]
 LESSON_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 LessonId = Annotated[str, msgspec.Meta(pattern=LESSON_PATTERN)]
-LearnerId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@|-]{0,63}$")]
+LearnerId = Annotated[str, msgspec.Meta(pattern=SUBJECT_PATTERN)]
 FUTURE_LEEWAY = dt.timedelta(seconds=5)
 RETRY_FRAME = b"retry: 2000\n\n"
 
@@ -53,11 +56,15 @@ def runtime(request: ASGIConnection) -> Runtime:
     return request.app.state.runtime
 
 
-def bearer(scope: str):
+Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
+
+
+def bearer(scope: str) -> Guard:
     """A guard that verifies the bearer token before the body is read and needs `scope`."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-        principal = runtime(connection).verifier.verify(connection.headers.get("authorization"))
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        verifier = runtime(connection).verifier
+        principal = await verifier.verify(connection.headers.get("authorization"))
         principal.require(scope)
         connection.state.principal = principal
 
@@ -94,8 +101,7 @@ async def post_completion(request: Request, data: CompletionIn) -> Response[dict
     if data.user_id is not None and data.user_id != principal.subject:
         principal.require(SCOPE_ADMIN)
     check_completed_at(data.completed_at, rt.settings.completed_at_max_age_hours)
-    address = request.client.host if request.client else "unknown"
-    await rt.limiter.check(principal.subject, address)
+    await rt.limiter.check(principal.subject, client_address(request, rt.trusted_proxies))
 
     name = principal.name if learner == principal.subject else None
     with database_errors():
@@ -108,6 +114,7 @@ async def post_completion(request: Request, data: CompletionIn) -> Response[dict
             data.completed_at or dt.datetime.now(dt.UTC),
             request_digest(learner, data),
             principal.subject,
+            rt.settings.max_points_per_hour,
         )
     assert row is not None
     return completion_answer(row["outcome"], data, learner, row)
@@ -124,6 +131,17 @@ def completion_answer(
     if outcome == "conflicting_request":
         raise Unprocessable(
             f"completion_id {data.completion_id} was already used for another request"
+        )
+    if outcome == "over_hourly_cap":
+        log.warning(
+            "suspicious_completion learner=%s lesson=%s points=%s points_last_hour=%s",
+            learner,
+            data.lesson_id,
+            row["points"],
+            row["total"],
+        )
+        raise Unprocessable(
+            f"learner {learner!r} cannot earn {row['points']} more points within the hour"
         )
     body = {
         "completion_id": str(data.completion_id),

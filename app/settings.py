@@ -2,35 +2,58 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Literal, get_args
 
 from app.errors import SettingsError
 
 PREFIX = "SCOREBOARD_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SUPPORTED_ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA")
+SYMMETRIC_ALGORITHMS = ("HS256", "HS384", "HS512")
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
+RedisDownPolicy = Literal["refuse", "allow", "local"]
+
+POSITIVE = (
+    "port",
+    "rate_limit_per_learner",
+    "rate_limit_per_address",
+    "rate_limit_window_seconds",
+    "completed_at_max_age_hours",
+    "db_pool_size",
+    "jwt_max_age_seconds",
+    "max_points_per_hour",
+)
+SECONDS = ("stream_ping_seconds", "stream_send_timeout_seconds", "listener_probe_seconds")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting of the service; the docstring of each field is its README entry."""
+    """Every setting of the service (the README's configuration table describes each)."""
 
-    database_url: str = ""
-    redis_url: str = ""
+    database_url: str = field(default="", repr=False)
+    database_role: str = "scoreboard_app"
+    redis_url: str = field(default="", repr=False)
     data_dir: Path = PROJECT_ROOT / ".scoreboard"
     host: str = "127.0.0.1"
     port: int = 8000
     jwt_secret: str = field(default="", repr=False)
+    jwt_public_key: str = ""
+    jwt_jwks_url: str = ""
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_audience: str = "scoreboard"
     jwt_issuer: str = "scoreboard-local"
     jwt_leeway_seconds: int = 30
+    jwt_max_age_seconds: int = 86400
     rate_limit_per_learner: int = 120
     rate_limit_per_address: int = 1200
     rate_limit_window_seconds: int = 60
+    rate_limit_redis_down: RedisDownPolicy = "refuse"
+    trusted_proxies: tuple[str, ...] = ()
+    max_points_per_hour: int = 1000
     completed_at_max_age_hours: int = 72
     stream_ping_seconds: float = 15.0
     stream_send_timeout_seconds: float = 10.0
@@ -38,31 +61,52 @@ class Settings:
     db_pool_size: int = 10
 
     def __post_init__(self) -> None:
-        for name in (
-            "port",
-            "rate_limit_per_learner",
-            "rate_limit_per_address",
-            "rate_limit_window_seconds",
-            "completed_at_max_age_hours",
-            "db_pool_size",
-        ):
+        for name in POSITIVE:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
-        for name in (
-            "stream_ping_seconds",
-            "stream_send_timeout_seconds",
-            "listener_probe_seconds",
-        ):
+        for name in SECONDS:
             if not 0 < getattr(self, name) <= 3600:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be between 0 and 3600")
-        unknown = set(self.jwt_algorithms) - set(SUPPORTED_ALGORITHMS)
-        if unknown or not self.jwt_algorithms:
+        if self.jwt_leeway_seconds < 0:
+            raise SettingsError(f"{PREFIX}JWT_LEEWAY_SECONDS must not be negative")
+        if self.rate_limit_redis_down not in get_args(RedisDownPolicy):
             raise SettingsError(
-                f"{PREFIX}JWT_ALGORITHMS has {sorted(unknown) or 'nothing'}; "
-                f"choose from {', '.join(SUPPORTED_ALGORITHMS)}"
+                f"{PREFIX}RATE_LIMIT_REDIS_DOWN={self.rate_limit_redis_down!r}: "
+                "choose refuse, allow or local"
+            )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"{PREFIX}TRUSTED_PROXIES has {proxy!r}, not an address or network"
+                ) from None
+        self._check_keys()
+
+    def _check_keys(self) -> None:
+        algorithms = set(self.jwt_algorithms)
+        unknown = algorithms - set(SYMMETRIC_ALGORITHMS) - set(ASYMMETRIC_ALGORITHMS)
+        if unknown or not algorithms:
+            raise SettingsError(
+                f"{PREFIX}JWT_ALGORITHMS has {sorted(unknown) or 'nothing'}; choose from "
+                f"{', '.join(SYMMETRIC_ALGORITHMS + ASYMMETRIC_ALGORITHMS)}"
             )
         if self.jwt_secret and len(self.jwt_secret) < 32:
             raise SettingsError(f"{PREFIX}JWT_SECRET must be at least 32 characters long")
+        if algorithms & set(ASYMMETRIC_ALGORITHMS) and not (
+            self.jwt_public_key or self.jwt_jwks_url
+        ):
+            raise SettingsError(
+                f"{PREFIX}JWT_ALGORITHMS names a public-key algorithm: set "
+                f"{PREFIX}JWT_PUBLIC_KEY or {PREFIX}JWT_JWKS_URL"
+            )
+        if self.jwt_public_key and self.jwt_jwks_url:
+            raise SettingsError(f"set {PREFIX}JWT_PUBLIC_KEY or {PREFIX}JWT_JWKS_URL, not both")
+
+    @property
+    def uses_secret(self) -> bool:
+        """True when some accepted algorithm verifies with the shared secret."""
+        return bool(set(self.jwt_algorithms) & set(SYMMETRIC_ALGORITHMS))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from app.auth import TokenVerifier
-from app.limits import RateLimiter
+from app.limits import Network, RateLimiter
 from app.settings import Settings
 from notify.hub import BoardHub
 from notify.listener import BoardListener
@@ -23,3 +23,4 @@ class Runtime:
     limiter: RateLimiter
     hub: BoardHub
     listener: BoardListener
+    trusted_proxies: tuple[Network, ...] = ()

@@ -43,11 +43,13 @@ class BoardListener:
         hub: BoardHub,
         probe_seconds: float = 5.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        server_settings: dict[str, str] | None = None,
     ) -> None:
         self._database_url = database_url
         self._hub = hub
         self._probe_seconds = probe_seconds
         self._clock = clock
+        self._server_settings = server_settings or {"application_name": "scoreboard-listener"}
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
@@ -87,7 +89,7 @@ class BoardListener:
         conn = await asyncpg.connect(
             self._database_url,
             timeout=5,
-            server_settings={"application_name": "scoreboard-listener"},
+            server_settings=self._server_settings,
         )
         self._conn = conn
         conn.add_termination_listener(lambda _conn: self._lost.set())
@@ -131,7 +133,9 @@ class BoardListener:
     async def _reread_quietly(self) -> None:
         try:
             async with asyncio.timeout(self._probe_seconds):
-                conn = await asyncpg.connect(self._database_url)
+                conn = await asyncpg.connect(
+                    self._database_url, server_settings=self._server_settings
+                )
                 try:
                     await self._reread(conn)
                 finally:

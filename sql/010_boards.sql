@@ -129,6 +129,8 @@ $$;
 create or replace function scoreboard.roll_boards_v1(p_now timestamptz default now())
 returns void
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     b scoreboard.boards;

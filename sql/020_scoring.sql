@@ -86,18 +86,32 @@ $$;
 
 -- Records a completion once. Outcome: 'recorded', 'replayed' (the same request again:
 -- the first answer), 'conflicting_request' (the same completion_id with another body),
--- 'already_completed' (this learner has this lesson) or 'unknown_lesson'.
+-- 'already_completed' (this learner has this lesson), 'unknown_lesson', or
+-- 'over_hourly_cap' (more points within an hour than a learner can plausibly earn).
+-- Completions of one learner run one at a time (a per-learner lock), which makes the
+-- checks exact under concurrent duplicates.
 create or replace function scoreboard.record_completion_v1(
     p_completion_id uuid, p_user_id text, p_display_name text, p_lesson_id text,
-    p_completed_at timestamptz, p_request_digest text, p_actor text)
+    p_completed_at timestamptz, p_request_digest text, p_actor text,
+    p_max_points_per_hour integer)
 returns table (outcome text, points integer, total bigint, rank bigint)
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare
     lesson_points integer;
     earlier scoreboard.completions;
+    recent_points bigint;
 begin
+    select l.points into lesson_points from scoreboard.lessons l where l.lesson_id = p_lesson_id;
+    if not found then
+        return query select 'unknown_lesson', null::integer, null::bigint, null::bigint;
+        return;
+    end if;
+    perform pg_advisory_xact_lock(7426, hashtext(p_user_id));
+
     select c.* into earlier from scoreboard.completions c where c.completion_id = p_completion_id;
     if found then
         return query select case when earlier.request_digest = p_request_digest
@@ -105,9 +119,16 @@ begin
                             earlier.points, earlier.total, earlier.rank;
         return;
     end if;
-    select l.points into lesson_points from scoreboard.lessons l where l.lesson_id = p_lesson_id;
-    if not found then
-        return query select 'unknown_lesson', null::integer, null::bigint, null::bigint;
+    if exists (select from scoreboard.completions c
+                where c.user_id = p_user_id and c.lesson_id = p_lesson_id) then
+        return query select 'already_completed', null::integer, null::bigint, null::bigint;
+        return;
+    end if;
+    select coalesce(sum(c.points), 0) into recent_points
+      from scoreboard.completions c
+     where c.user_id = p_user_id and c.recorded_at > now() - interval '1 hour';
+    if recent_points + lesson_points > p_max_points_per_hour then
+        return query select 'over_hourly_cap', lesson_points, recent_points, null::bigint;
         return;
     end if;
 
@@ -116,17 +137,10 @@ begin
            (completion_id, user_id, lesson_id, completed_at, request_digest, points)
     values (p_completion_id, p_user_id, p_lesson_id, p_completed_at, p_request_digest,
             lesson_points)
-    on conflict do nothing;
+    on conflict (completion_id) do nothing;
     if not found then
-        -- A concurrent twin committed first, or the lesson was completed before.
-        select c.* into earlier from scoreboard.completions c where c.completion_id = p_completion_id;
-        if found then
-            return query select case when earlier.request_digest = p_request_digest
-                                     then 'replayed' else 'conflicting_request' end,
-                                earlier.points, earlier.total, earlier.rank;
-        else
-            return query select 'already_completed', null::integer, null::bigint, null::bigint;
-        end if;
+        -- Another learner's request with this completion_id committed first.
+        return query select 'conflicting_request', null::integer, null::bigint, null::bigint;
         return;
     end if;
 

@@ -2,7 +2,13 @@
 
 -- name: record_completion
 select outcome, points, total, rank
-  from scoreboard.record_completion_v1($1, $2, $3, $4, $5, $6, $7);
+  from scoreboard.record_completion_v1($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: record_correction
+select outcome, total from scoreboard.record_correction_v1($1, $2, $3, $4, $5, $6);
+
+-- name: set_ban
+select scoreboard.set_ban_v1($1, $2, $3, $4);
 
 -- name: board_page
 -- A board down to $2 places, in the shape of the announced board, for its current period

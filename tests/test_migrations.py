@@ -24,6 +24,7 @@ def test_migrations_build_the_schema_on_an_empty_database(services: Services) ->
             "0002_score_events",
             "0003_completions",
             "0004_boards",
+            "0005_corrections_and_bans",
         ]
         with psycopg.connect(url) as conn:
             tables = {

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-RECORD = "select * from scoreboard.record_completion_v1(%s, %s, %s, %s, now(), %s, %s)"
+RECORD = "select * from scoreboard.record_completion_v1(%s, %s, %s, %s, now(), %s, %s, 100000)"
 
 
 @pytest.fixture

@@ -96,6 +96,7 @@ def test_settings_read_from_the_environment() -> None:
             "SCOREBOARD_PORT": "9000",
             "DATABASE_URL": "postgresql://x",
             "SCOREBOARD_JWT_ALGORITHMS": "HS256, RS256",
+            "SCOREBOARD_JWT_JWKS_URL": "https://login.invalid/jwks.json",
         }
     )
     assert (settings.port, settings.database_url) == (9000, "postgresql://x")

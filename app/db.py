@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import asyncpg
 
-from app.errors import ServiceUnavailable
+from app.errors import BadRequest, ServiceUnavailable
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ def database_errors() -> Iterator[None]:
     """Turns the database being unreachable into ServiceUnavailable (503, Retry-After)."""
     try:
         yield
+    except asyncpg.DataError as exc:
+        # Input the edge should have refused; never a 500.
+        raise BadRequest(f"the database refused a value: {exc}") from exc
     except UNAVAILABLE as exc:
         log.warning("database_unavailable error=%s", type(exc).__name__)
         raise ServiceUnavailable("the scoreboard database is unavailable; retry shortly") from exc

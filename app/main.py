@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
-from app import routes
+from app import admin, routes
 from app.auth import TokenVerifier
 from app.db import create_pool, session_settings
 from app.errors import ScoreboardError, SettingsError
@@ -140,7 +140,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             routes.post_completion,
             routes.get_leaderboard,
             routes.stream_leaderboard,
-            routes.put_lesson,
+            admin.put_lesson,
+            admin.post_correction,
+            admin.ban_learner,
+            admin.unban_learner,
             routes.healthz,
             routes.readyz,
             create_static_files_router(

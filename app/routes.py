@@ -11,7 +11,7 @@ from typing import Annotated, Literal, cast
 
 import asyncpg
 import msgspec
-from litestar import Request, Response, get, post, put
+from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
@@ -42,13 +42,6 @@ class CompletionIn(msgspec.Struct, forbid_unknown_fields=True):
     lesson_id: LessonId
     completed_at: dt.datetime | None = None
     user_id: LearnerId | None = None
-
-
-class LessonIn(msgspec.Struct, forbid_unknown_fields=True):
-    """A lesson of the catalog: its title and the points it is worth."""
-
-    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    points: Annotated[int, msgspec.Meta(ge=1, le=10000)]
 
 
 def runtime(request: ASGIConnection) -> Runtime:
@@ -186,20 +179,6 @@ async def board_frames(hub: BoardHub, board: str, seen: int | None) -> AsyncIter
     yield RETRY_FRAME
     async for snapshot in hub.follow(board, seen):
         yield snapshot.frame
-
-
-@put("/api/admin/lessons/{lesson_id:str}", guards=[bearer(SCOPE_ADMIN)])
-async def put_lesson(
-    request: Request,
-    data: LessonIn,
-    lesson_id: Annotated[str, Parameter(pattern=LESSON_PATTERN)],
-) -> dict[str, object]:
-    """Adds a lesson to the catalog or changes its title and points."""
-    with database_errors():
-        row = await runtime(request).pool.fetchrow(
-            query("upsert_lesson"), lesson_id, data.title, data.points
-        )
-    return dict(row) if row else {}
 
 
 @get("/healthz")

@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import httpx
@@ -114,14 +114,13 @@ def lessons(db_url: str) -> dict[str, int]:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    return {
-        "SCOREBOARD_DATABASE_URL": settings.database_url,
-        "SCOREBOARD_REDIS_URL": settings.redis_url,
-        "SCOREBOARD_JWT_SECRET": settings.jwt_secret,
-        "SCOREBOARD_LISTENER_PROBE_SECONDS": str(settings.listener_probe_seconds),
-        "SCOREBOARD_RATE_LIMIT_PER_LEARNER": str(settings.rate_limit_per_learner),
-        "SCOREBOARD_RATE_LIMIT_PER_ADDRESS": str(settings.rate_limit_per_address),
-    }
+    """The environment that gives a server process these settings."""
+    env = {}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        text = ",".join(value) if isinstance(value, tuple) else str(value)
+        env[f"SCOREBOARD_{f.name.upper()}"] = text
+    return env
 
 
 class Server:

@@ -1,0 +1,86 @@
+"""Database roles: the service's role cannot rewrite history; the analyst role only reads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import errors
+
+WRITES = {
+    "update an event": "update scoreboard.score_events set points = 1000",
+    "delete an event": "delete from scoreboard.score_events",
+    "insert an event": "insert into scoreboard.score_events (time, user_id, points, kind, actor)"
+    " values (now(), 'ann', 1000, 'correction', 'ann')",
+    "write a total": "update scoreboard.board_totals set points = 1000",
+    "insert a total": "insert into scoreboard.board_totals "
+    "values ('all', '-infinity', 'x', 1, now())",
+    "rewrite a board": "update scoreboard.boards set version = 0",
+    "add a lesson directly": "insert into scoreboard.lessons values ('free', 'Free', 10000)",
+    "unban directly": "update scoreboard.learners set banned_at = null",
+    "forget a completion": "delete from scoreboard.completions",
+    "truncate events": "truncate scoreboard.score_events",
+}
+
+
+@pytest.fixture
+def as_role(db_url: str, lessons: dict[str, int]) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "select scoreboard.record_completion_v1("
+            "%s, 'ann', null, 'lesson-3', now(), 'd', 'ann', 1000)",
+            (uuid.uuid4(),),
+        )
+        yield conn
+
+
+@pytest.mark.parametrize("role", ["scoreboard_app", "scoreboard_analyst"])
+@pytest.mark.parametrize("write", list(WRITES))
+def test_neither_role_can_rewrite_scores(
+    as_role: psycopg.Connection, role: str, write: str
+) -> None:
+    as_role.execute(f"set role {role}")
+    with pytest.raises(errors.InsufficientPrivilege):
+        as_role.execute(WRITES[write])
+
+
+def test_the_app_role_scores_only_through_the_functions(as_role: psycopg.Connection) -> None:
+    as_role.execute("set role scoreboard_app")
+    row = as_role.execute(
+        "select outcome, points from scoreboard.record_completion_v1("
+        "%s, 'bob', null, 'lesson-2', now(), 'd', 'bob', 1000)",
+        (uuid.uuid4(),),
+    ).fetchone()
+    assert row == ("recorded", 20)
+    with pytest.raises(errors.InsufficientPrivilege):
+        as_role.execute("select scoreboard.refresh_board_v1('all', '-infinity')")
+
+
+def test_the_analyst_role_reads_everything_and_calls_no_writer(
+    as_role: psycopg.Connection,
+) -> None:
+    as_role.execute("set role scoreboard_analyst")
+    for table in (
+        "score_events",
+        "completions",
+        "learners",
+        "lessons",
+        "board_totals",
+        "boards",
+        "corrections",
+    ):
+        as_role.execute(f"select count(*) from scoreboard.{table}").fetchone()
+    top = as_role.execute(
+        "select user_id from scoreboard.board_top('all', '-infinity', 10)"
+    ).fetchall()
+    assert top == [("ann",)]
+    for writer in (
+        "record_completion_v1(gen_random_uuid(), 'x', null, 'lesson-1', now(), 'd', 'x', 1000)",
+        "set_ban_v1('ann', true, 'x', 'x')",
+        "upsert_lesson_v1('free', 'Free', 10000)",
+        "roll_boards_v1()",
+    ):
+        with pytest.raises(errors.InsufficientPrivilege):
+            as_role.execute(f"select scoreboard.{writer}")

@@ -145,3 +145,22 @@ def test_completion_times_are_bounded() -> None:
     ):
         with pytest.raises(Unprocessable):
             check_completed_at(bad, 72)
+
+
+def test_the_client_address_is_the_socket_unless_a_trusted_proxy_forwards() -> None:
+    import ipaddress
+    from types import SimpleNamespace
+
+    from app.limits import client_address
+
+    def connection(peer: str, forwarded: str = "") -> object:
+        headers = {"x-forwarded-for": forwarded} if forwarded else {}
+        return SimpleNamespace(client=SimpleNamespace(host=peer), headers=headers)
+
+    proxies = (ipaddress.ip_network("10.0.0.0/8"),)
+    assert client_address(connection("203.0.113.9", "1.2.3.4"), proxies) == "203.0.113.9"
+    assert client_address(connection("10.0.0.2", "1.2.3.4"), ()) == "10.0.0.2"
+    assert client_address(connection("10.0.0.2", "1.2.3.4, 10.0.0.7"), proxies) == "1.2.3.4"
+    assert client_address(connection("10.0.0.2", "spoofed, 5.6.7.8"), proxies) == "5.6.7.8"
+    assert client_address(connection("10.0.0.2", "not-an-ip"), proxies) == "10.0.0.2"
+    assert client_address(connection("10.0.0.2"), proxies) == "10.0.0.2"

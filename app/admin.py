@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import uuid
 from typing import Annotated
@@ -90,6 +91,8 @@ async def post_correction(request: Request, data: CorrectionIn) -> Response[dict
         raise Unprocessable(
             f"correction_id {data.correction_id} was already used for another correction"
         )
+    if row["outcome"] == "recorded":
+        await refresh_rank_cache(request, data.user_id)
     log.info(
         "correction_recorded learner=%s points=%d actor=%s",
         data.user_id,
@@ -117,6 +120,14 @@ async def unban_learner(request: Request, user_id: LearnerPath) -> dict[str, obj
     return await _set_ban(request, user_id, False, None)
 
 
+async def refresh_rank_cache(request: Request, learner: str) -> None:
+    """Hands a learner's committed totals to the rank cache."""
+    rt = runtime(request)
+    with database_errors():
+        totals = await rt.pool.fetchval(query("learner_totals"), learner)
+    await rt.ranks.apply(learner, json.loads(totals))
+
+
 async def _set_ban(
     request: Request, user_id: str, banned: bool, reason: str | None
 ) -> dict[str, object]:
@@ -127,5 +138,6 @@ async def _set_ban(
         )
     if not known:
         raise NotFound(f"no learner {user_id!r}")
+    await runtime(request).ranks.forget()
     log.info("learner_ban_changed learner=%s banned=%s actor=%s", user_id, banned, actor)
     return {"user_id": user_id, "banned": banned}

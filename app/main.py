@@ -19,6 +19,7 @@ from app.auth import TokenVerifier
 from app.db import create_pool, session_settings
 from app.errors import ScoreboardError, SettingsError
 from app.limits import RateLimiter
+from app.ranks import RankCache
 from app.settings import Settings
 from app.state import Runtime
 from notify.hub import BoardHub
@@ -123,7 +124,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             settings.rate_limit_redis_down,
         )
         proxies = tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies)
-        app.state.runtime = Runtime(settings, pool, verifier, limiter, hub, listener, proxies)
+        ranks = RankCache(client, pool)
+        app.state.runtime = Runtime(
+            settings, pool, verifier, limiter, hub, listener, ranks, proxies
+        )
         listener.start()
         try:
             yield

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -98,23 +99,48 @@ async def post_completion(request: Request, data: CompletionIn) -> Response[dict
 
     name = principal.name if learner == principal.subject else None
     with database_errors():
-        row = await rt.pool.fetchrow(
-            query("record_completion"),
-            data.completion_id,
-            learner,
-            name,
-            data.lesson_id,
-            data.completed_at or dt.datetime.now(dt.UTC),
-            request_digest(learner, data),
-            principal.subject,
-            rt.settings.max_points_per_hour,
-        )
-    assert row is not None
-    return completion_answer(row["outcome"], data, learner, row)
+        async with rt.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                query("record_completion"),
+                data.completion_id,
+                learner,
+                name,
+                data.lesson_id,
+                data.completed_at or dt.datetime.now(dt.UTC),
+                request_digest(learner, data),
+                principal.subject,
+                rt.settings.max_points_per_hour,
+            )
+            assert row is not None
+            rank = row["rank"]
+            if row["outcome"] == "recorded":
+                totals = json.loads(row["totals"])
+                rank = await rank_of_new_total(rt, conn, learner, row, totals)
+                await conn.execute(query("store_completion_rank"), data.completion_id, rank)
+    if row["outcome"] == "recorded":
+        await rt.ranks.apply(learner, totals)
+    return completion_answer(row["outcome"], data, learner, row, rank)
+
+
+async def rank_of_new_total(
+    rt: Runtime,
+    conn: asyncpg.Connection,
+    learner: str,
+    row: asyncpg.Record,
+    totals: list[dict[str, object]],
+) -> int | None:
+    """The learner's all-time rank with the new total, inside the recording transaction."""
+    if not any(t["board"] == "all" and t["ranked"] for t in totals):
+        return None
+    above = await rt.ranks.count_above("all", "-infinity", row["total"])
+    if above is None:
+        rank = await conn.fetchval(query("rank_of"), "all", "-infinity", learner)
+        return int(rank) if rank is not None else None
+    return 1 + above + int(row["ties_before"])
 
 
 def completion_answer(
-    outcome: str, data: CompletionIn, learner: str, row: asyncpg.Record
+    outcome: str, data: CompletionIn, learner: str, row: asyncpg.Record, rank: int | None
 ) -> Response[dict[str, object]]:
     """Maps the database's outcome of a completion to its HTTP answer."""
     if outcome == "unknown_lesson":
@@ -142,7 +168,7 @@ def completion_answer(
         "lesson_id": data.lesson_id,
         "points": row["points"],
         "total": row["total"],
-        "rank": row["rank"],
+        "rank": rank,
     }
     return Response(body, status_code=201 if outcome == "recorded" else 200)
 

@@ -8,6 +8,7 @@ import asyncpg
 
 from app.auth import TokenVerifier
 from app.limits import Network, RateLimiter
+from app.ranks import RankCache
 from app.settings import Settings
 from notify.hub import BoardHub
 from notify.listener import BoardListener
@@ -23,4 +24,5 @@ class Runtime:
     limiter: RateLimiter
     hub: BoardHub
     listener: BoardListener
+    ranks: RankCache
     trusted_proxies: tuple[Network, ...] = ()

@@ -81,7 +81,7 @@ class BoardListener:
             self.connected = False
             await self._close()
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 jitter only
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, 1.0)
             self.reconnects += 1
 
     async def _connect(self) -> None:

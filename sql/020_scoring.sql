@@ -31,7 +31,8 @@ begin
         values (board_name, period, new.user_id, new.points, new.time)
         on conflict (board, period_start, user_id) do update
            set points = t.points + excluded.points,
-               reached_at = greatest(t.reached_at, excluded.reached_at)
+               reached_at = greatest(t.reached_at, excluded.reached_at),
+               version = t.version + 1
         returning t.points, t.reached_at into new_points, new_reached_at;
 
         select * into b from scoreboard.boards where boards.board = board_name;
@@ -65,6 +66,50 @@ as $$
      where me.board = p_board and me.period_start = p_period and me.user_id = p_user_id
 $$;
 
+-- The totals a learner has on the boards an instant falls in, with their versions: what
+-- the service hands to its rank cache after commit. Banned learners' totals have no rank.
+create or replace function scoreboard.learner_totals_v1(p_user_id text, p_at timestamptz)
+returns jsonb
+language sql stable
+as $$
+    select coalesce(jsonb_agg(jsonb_build_object(
+               'board', t.board, 'period_start', t.period_start, 'points', t.points,
+               'version', t.version, 'ranked', l.banned_at is null)), '[]')
+      from scoreboard.board_totals t
+      join scoreboard.learners l on l.user_id = t.user_id
+     where t.user_id = p_user_id
+       and (t.board, t.period_start) in (
+               ('all', '-infinity'),
+               ('week', scoreboard.period_start('week', p_at)),
+               ('day', scoreboard.period_start('day', p_at)))
+$$;
+
+-- The learners with the same points as a learner who are ordered before them (reached
+-- that total first, or by user id): the part of a rank a cache of points cannot tell.
+create or replace function scoreboard.ties_before(p_board text, p_period timestamptz,
+                                                  p_user_id text)
+returns bigint
+language sql stable
+as $$
+    select count(*)
+      from scoreboard.board_totals me
+      join scoreboard.board_totals t
+        on t.board = me.board and t.period_start = me.period_start and t.points = me.points
+       and (t.reached_at, t.user_id) < (me.reached_at, me.user_id)
+      join scoreboard.learners o on o.user_id = t.user_id and o.banned_at is null
+     where me.board = p_board and me.period_start = p_period and me.user_id = p_user_id
+$$;
+
+-- Stores the rank answered for a completion, so that a replay answers the same body.
+create or replace function scoreboard.store_completion_rank_v1(p_completion_id uuid, p_rank bigint)
+returns void
+language sql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    update scoreboard.completions set rank = p_rank where completion_id = p_completion_id
+$$;
+
 -- Creates the learner, or updates the display name when a new one is given.
 create or replace function scoreboard.ensure_learner_v1(p_user_id text, p_display_name text)
 returns void
@@ -89,12 +134,16 @@ $$;
 -- 'already_completed' (this learner has this lesson), 'unknown_lesson', or
 -- 'over_hourly_cap' (more points within an hour than a learner can plausibly earn).
 -- Completions of one learner run one at a time (a per-learner lock), which makes the
--- checks exact under concurrent duplicates.
-create or replace function scoreboard.record_completion_v1(
+-- checks exact under concurrent duplicates. A recorded completion also returns how many
+-- learners with equal points rank before this one and the learner's totals with their
+-- versions; the caller adds the learners with more points (from its rank cache), stores
+-- the rank with store_completion_rank_v1 and commits.
+create or replace function scoreboard.record_completion_v2(
     p_completion_id uuid, p_user_id text, p_display_name text, p_lesson_id text,
     p_completed_at timestamptz, p_request_digest text, p_actor text,
     p_max_points_per_hour integer)
-returns table (outcome text, points integer, total bigint, rank bigint)
+returns table (outcome text, points integer, total bigint, rank bigint, ties_before bigint,
+               totals jsonb)
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
@@ -107,7 +156,8 @@ declare
 begin
     select l.points into lesson_points from scoreboard.lessons l where l.lesson_id = p_lesson_id;
     if not found then
-        return query select 'unknown_lesson', null::integer, null::bigint, null::bigint;
+        return query select 'unknown_lesson', null::integer, null::bigint, null::bigint, null::bigint,
+                            null::jsonb;
         return;
     end if;
     perform pg_advisory_xact_lock(7426, hashtext(p_user_id));
@@ -116,19 +166,22 @@ begin
     if found then
         return query select case when earlier.request_digest = p_request_digest
                                  then 'replayed' else 'conflicting_request' end,
-                            earlier.points, earlier.total, earlier.rank;
+                            earlier.points, earlier.total, earlier.rank, null::bigint,
+                            null::jsonb;
         return;
     end if;
     if exists (select from scoreboard.completions c
                 where c.user_id = p_user_id and c.lesson_id = p_lesson_id) then
-        return query select 'already_completed', null::integer, null::bigint, null::bigint;
+        return query select 'already_completed', null::integer, null::bigint, null::bigint,
+                            null::bigint, null::jsonb;
         return;
     end if;
     select coalesce(sum(c.points), 0) into recent_points
       from scoreboard.completions c
      where c.user_id = p_user_id and c.recorded_at > now() - interval '1 hour';
     if recent_points + lesson_points > p_max_points_per_hour then
-        return query select 'over_hourly_cap', lesson_points, recent_points, null::bigint;
+        return query select 'over_hourly_cap', lesson_points, recent_points, null::bigint,
+                            null::bigint, null::jsonb;
         return;
     end if;
 
@@ -140,7 +193,8 @@ begin
     on conflict (completion_id) do nothing;
     if not found then
         -- Another learner's request with this completion_id committed first.
-        return query select 'conflicting_request', null::integer, null::bigint, null::bigint;
+        return query select 'conflicting_request', null::integer, null::bigint, null::bigint,
+                            null::bigint, null::jsonb;
         return;
     end if;
 
@@ -148,13 +202,16 @@ begin
            (time, user_id, lesson_id, points, kind, completion_id, actor)
     values (p_completed_at, p_user_id, p_lesson_id, lesson_points, 'completion',
             p_completion_id, p_actor);
+    -- The rank is stored by the caller (store_rank) once it has counted who is ahead.
     update scoreboard.completions c
-       set total = t.points, rank = scoreboard.rank_of('all', '-infinity', p_user_id)
+       set total = t.points
       from scoreboard.board_totals t
      where c.completion_id = p_completion_id
        and t.board = 'all' and t.period_start = '-infinity' and t.user_id = p_user_id
-    returning 'recorded', c.points, c.total, c.rank
-      into outcome, points, total, rank;
+    returning 'recorded', c.points, c.total
+      into outcome, points, total;
+    ties_before := scoreboard.ties_before('all', '-infinity', p_user_id);
+    totals := scoreboard.learner_totals_v1(p_user_id, p_completed_at);
     return next;
 end
 $$;

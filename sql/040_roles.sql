@@ -21,9 +21,10 @@ revoke all on all functions in schema scoreboard from public;
 grant execute on all functions in schema scoreboard to scoreboard_analyst, scoreboard_app;
 -- Functions that write are the app's only, and only these.
 revoke execute on function
-    scoreboard.record_completion_v1(uuid, text, text, text, timestamptz, text, text, integer),
+    scoreboard.record_completion_v2(uuid, text, text, text, timestamptz, text, text, integer),
     scoreboard.record_correction_v1(uuid, text, integer, text, text, text),
     scoreboard.set_ban_v1(text, boolean, text, text),
+    scoreboard.store_completion_rank_v1(uuid, bigint),
     scoreboard.upsert_lesson_v1(text, text, integer),
     scoreboard.roll_boards_v1(timestamptz),
     scoreboard.refresh_board_v1(text, timestamptz),

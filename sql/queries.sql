@@ -1,8 +1,15 @@
 -- Named queries of the service, read by app/queries.py. Each starts with "-- name: x".
 
 -- name: record_completion
-select outcome, points, total, rank
-  from scoreboard.record_completion_v1($1, $2, $3, $4, $5, $6, $7, $8);
+select outcome, points, total, rank, ties_before, totals::text
+  from scoreboard.record_completion_v2($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: store_completion_rank
+select scoreboard.store_completion_rank_v1($1, $2);
+
+-- name: rank_of
+-- A learner's rank counted in SQL: the fallback while the rank cache is not ready.
+select scoreboard.rank_of($1, $2::text::timestamptz, $3);
 
 -- name: record_correction
 select outcome, total from scoreboard.record_correction_v1($1, $2, $3, $4, $5, $6);
@@ -33,3 +40,13 @@ select lesson_id, title, points from scoreboard.upsert_lesson_v1($1, $2, $3);
 
 -- name: ping
 select 1;
+
+-- name: learner_totals
+select scoreboard.learner_totals_v1($1, now())::text;
+
+-- name: rank_cache_rows
+-- Every ranked total of one board and period, to rebuild the rank cache.
+select t.user_id, t.points, t.version
+  from scoreboard.board_totals t
+  join scoreboard.learners l on l.user_id = t.user_id and l.banned_at is null
+ where t.board = $1 and t.period_start = $2::text::timestamptz and t.points > 0;

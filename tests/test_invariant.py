@@ -67,7 +67,7 @@ async def one_operation(
         await conn.execute(CORRECTION, learner, rng.choice([-12, -7, -3, 2, 5]))
     else:
         await conn.fetchrow(
-            "select * from scoreboard.record_completion_v1("
+            "select * from scoreboard.record_completion_v2("
             "$1, $2, null, $3, now(), 'digest', $2, 100000)",
             uuid.uuid4(),
             learner,

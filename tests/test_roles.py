@@ -29,7 +29,7 @@ WRITES = {
 def as_role(db_url: str, lessons: dict[str, int]) -> Iterator[psycopg.Connection]:
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(
-            "select scoreboard.record_completion_v1("
+            "select scoreboard.record_completion_v2("
             "%s, 'ann', null, 'lesson-3', now(), 'd', 'ann', 1000)",
             (uuid.uuid4(),),
         )
@@ -49,7 +49,7 @@ def test_neither_role_can_rewrite_scores(
 def test_the_app_role_scores_only_through_the_functions(as_role: psycopg.Connection) -> None:
     as_role.execute("set role scoreboard_app")
     row = as_role.execute(
-        "select outcome, points from scoreboard.record_completion_v1("
+        "select outcome, points from scoreboard.record_completion_v2("
         "%s, 'bob', null, 'lesson-2', now(), 'd', 'bob', 1000)",
         (uuid.uuid4(),),
     ).fetchone()
@@ -77,7 +77,7 @@ def test_the_analyst_role_reads_everything_and_calls_no_writer(
     ).fetchall()
     assert top == [("ann",)]
     for writer in (
-        "record_completion_v1(gen_random_uuid(), 'x', null, 'lesson-1', now(), 'd', 'x', 1000)",
+        "record_completion_v2(gen_random_uuid(), 'x', null, 'lesson-1', now(), 'd', 'x', 1000)",
         "set_ban_v1('ann', true, 'x', 'x')",
         "upsert_lesson_v1('free', 'Free', 10000)",
         "roll_boards_v1()",

@@ -10,7 +10,12 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-RECORD = "select * from scoreboard.record_completion_v1(%s, %s, %s, %s, now(), %s, %s, 100000)"
+RECORD = (
+    "select outcome, points, total, rank, ties_before "
+    "from scoreboard.record_completion_v2(%s, %s, %s, %s, now(), %s, %s, 100000)"
+)
+RANK_OF = "select scoreboard.rank_of('all', '-infinity', %s)"
+STORE_RANK = "select scoreboard.store_completion_rank_v1(%s, %s)"
 
 
 @pytest.fixture
@@ -27,11 +32,31 @@ def record(
     completion_id: uuid.UUID | None = None,
     digest: str = "d",
 ) -> tuple:
-    row = conn.execute(
-        RECORD, (completion_id or uuid.uuid4(), learner, None, lesson, digest, learner)
-    ).fetchone()
-    assert row is not None
-    return tuple(row)
+    """Records like the service does, with the rank counted in SQL; returns
+    (outcome, points, total, rank)."""
+    completion_id = completion_id or uuid.uuid4()
+    with conn.transaction():
+        row = conn.execute(
+            RECORD, (completion_id, learner, None, lesson, digest, learner)
+        ).fetchone()
+        assert row is not None
+        outcome, points, total, rank, _ = row
+        if outcome == "recorded":
+            rank = conn.execute(RANK_OF, (learner,)).fetchone()[0]  # type: ignore[index]
+            conn.execute(STORE_RANK, (completion_id, rank))
+    return outcome, points, total, rank
+
+
+def test_ties_before_counts_equal_totals_reached_earlier(conn: psycopg.Connection) -> None:
+    """With equal points, whoever reached the total first ranks first, then user id."""
+    record(conn, "zed", "lesson-2")
+    record(conn, "amy", "lesson-3")
+    record(conn, "bob", "lesson-2")
+    ties = conn.execute(
+        "select u, scoreboard.ties_before('all', '-infinity', u) "
+        "from unnest(array['zed', 'bob', 'amy']) u"
+    ).fetchall()
+    assert ties == [("zed", 0), ("bob", 1), ("amy", 0)]
 
 
 def announcements(conn: psycopg.Connection) -> list[dict]:

@@ -1,0 +1,1 @@
+"""Benchmarks of SPEC section 10, run by `./dev bench`."""

@@ -1,0 +1,50 @@
+-- Named queries of the benchmarks, read with app.queries.parse_queries.
+
+-- name: seed_leaders
+-- Ten learners who lead every board today, far above the simulated learners.
+insert into scoreboard.lessons values ('seed', 'Established lead', 10000);
+select scoreboard.record_completion_v2(gen_random_uuid(), 'leader-' || i, null, 'seed', now(),
+                                       'seed', 'bench', 1000000000)
+  from generate_series(1, 10) i;
+
+-- name: rank_learners
+insert into scoreboard.learners (user_id, display_name)
+select 'u' || i, 'Learner ' || i from generate_series(1, %(learners)s) i;
+
+-- name: rank_totals
+-- Random all-time totals, with the time each learner reached theirs.
+insert into scoreboard.board_totals
+select 'all', '-infinity', 'u' || i, (random() * 50000)::int,
+       now() - random() * interval '90 days'
+  from generate_series(1, %(learners)s) i;
+
+-- name: rank_of
+select scoreboard.rank_of('all', '-infinity', %(user_id)s);
+
+-- name: daily_events
+-- 90 days of completions: each learner is active on a day with probability 0.2 and then
+-- completes up to three lessons. Loaded with the scoring trigger off (replica role).
+insert into scoreboard.score_events (time, user_id, lesson_id, points, kind, completion_id, actor)
+select date_trunc('day', now()) - d * interval '1 day' + random() * interval '1 day',
+       'u' || l, 'b' || e, 1 + (random() * 9)::int, 'completion', gen_random_uuid(), 'u' || l
+  from generate_series(1, 90) d, generate_series(1, %(learners)s) l, generate_series(1, 3) e
+ where random() < 0.2;
+
+-- name: daily_totals
+-- What the scoring trigger would have kept: points per learner per UTC day.
+insert into scoreboard.board_totals
+select 'day', date_trunc('day', time, 'UTC'), user_id, sum(points), max(time)
+  from scoreboard.score_events
+ group by 2, 3;
+
+-- name: daily_from_raw
+select time_bucket('1 day', time) as day, sum(points)
+  from scoreboard.score_events
+ where time >= now() - interval '90 days'
+ group by 1 order by 1;
+
+-- name: daily_from_totals
+select period_start as day, sum(points)
+  from scoreboard.board_totals
+ where board = 'day' and period_start >= now() - interval '90 days'
+ group by 1 order by 1;

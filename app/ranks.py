@@ -1,8 +1,10 @@
 """A rank cache in Redis: learners' points per board and period, fed after each commit.
 
-The rank of a learner is 1 + the learners with more points (a ZCOUNT here) + the
-learners with equal points ordered before them (counted by PostgreSQL, which knows when
-each reached their total). Each total carries a version from the database, and the cache
+The rank of a learner is 1 + the learners ahead in the cache (a ZCOUNT) + the few the
+cache cannot order (counted by PostgreSQL: same points reached within the same second).
+A cache score is the points plus a fraction that falls as the second the total was
+reached rises, so more points, then an earlier second, come first; a double holds that
+exactly up to 2**20 points. Each total carries a version from the database, and the cache
 keeps a total only if its version is newer, so late or reordered updates never win.
 
 The cache answers only when its board is marked ready. A missing mark (first use, Redis
@@ -24,19 +26,27 @@ from app.queries import query
 
 log = logging.getLogger(__name__)
 PERIOD_SECONDS = {"all": None, "week": 9 * 86400, "day": 3 * 86400}
+SECOND_SLOTS = 2**32
+
+
+def cache_score(points: int, reached_at_epoch: int) -> float:
+    """Orders like the boards, to the second: more points first, then reached earlier."""
+    return points + (SECOND_SLOTS - 1 - reached_at_epoch) / SECOND_SLOTS
+
 
 # KEYS: per board, its sorted set and its versions hash. ARGV: the learner, then per
-# board: points, version, and 1 if the learner is ranked (not banned), else 0.
+# board: the cache score, the version, and 1 if the learner is ranked (not banned).
+# A score of 1 or less means no points: the learner leaves the board.
 _APPLY = """
 local member = ARGV[1]
 for i = 1, #KEYS, 2 do
   local at = (i - 1) / 2 * 3 + 2
-  local points, version = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+  local score, version = ARGV[at], tonumber(ARGV[at + 1])
   local known = tonumber(redis.call('HGET', KEYS[i + 1], member) or '0')
   if version > known then
     redis.call('HSET', KEYS[i + 1], member, version)
-    if ARGV[at + 2] == '1' and points > 0 then
-      redis.call('ZADD', KEYS[i], points, member)
+    if ARGV[at + 2] == '1' and tonumber(score) > 1 then
+      redis.call('ZADD', KEYS[i], score, member)
     else
       redis.call('ZREM', KEYS[i], member)
     end
@@ -45,14 +55,14 @@ end
 return 1
 """
 
-# KEYS: a board's sorted set and versions hash. ARGV: member, points, version, ... (ranked).
+# KEYS: a board's sorted set and versions hash. ARGV: member, score, version, ... (ranked).
 _LOAD = """
 for at = 1, #ARGV, 3 do
-  local member, points, version = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
+  local member, score, version = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
   local known = tonumber(redis.call('HGET', KEYS[2], member) or '0')
   if version > known then
     redis.call('HSET', KEYS[2], member, version)
-    redis.call('ZADD', KEYS[1], points, member)
+    redis.call('ZADD', KEYS[1], score, member)
   end
 end
 return 1
@@ -76,8 +86,10 @@ class RankCache:
         self._dirty = False
         self._rebuilding: set[str] = set()
 
-    async def count_above(self, board: str, period_start: str, points: int) -> int | None:
-        """Learners with more points, or None when the cache cannot say for sure."""
+    async def count_above(
+        self, board: str, period_start: str, points: int, reached_at: int
+    ) -> int | None:
+        """Learners ahead of this total (to the second), or None when unsure."""
         if self._client is None:
             return None
         key = board_key(board, period_start)
@@ -86,7 +98,7 @@ class RankCache:
                 await self._forget_all()
             pipe = self._client.pipeline(transaction=False)
             pipe.exists(f"{key}:ready")
-            pipe.zcount(key, f"({points}", "+inf")
+            pipe.zcount(key, f"({cache_score(points, reached_at)!r}", "+inf")
             ready, above = await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("rank_cache_unavailable error=%s", type(exc).__name__)
@@ -105,7 +117,8 @@ class RankCache:
         for total in totals:
             key = board_key(total["board"], total["period_start"])
             keys += [key, f"{key}:versions"]
-            args += [total["points"], total["version"], 1 if total["ranked"] else 0]
+            score = cache_score(total["points"], total["reached_at"])
+            args += [repr(score), total["version"], 1 if total["ranked"] else 0]
         try:
             await self._apply(keys=keys, args=args)
         except (RedisError, OSError) as exc:
@@ -148,7 +161,8 @@ class RankCache:
                 cursor = conn.cursor(query("rank_cache_rows"), board, period_start)
                 batch: list[str | int] = []
                 async for row in cursor:
-                    batch += [row["user_id"], row["points"], row["version"]]
+                    score = cache_score(row["points"], row["reached_at"])
+                    batch += [row["user_id"], repr(score), row["version"]]
                     if len(batch) >= 30000:
                         await self._load(keys=[key, f"{key}:versions"], args=batch)
                         rows, batch = rows + len(batch) // 3, []

@@ -8,7 +8,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import asyncpg
 import msgspec
@@ -127,12 +127,13 @@ async def rank_of_new_total(
     conn: asyncpg.Connection,
     learner: str,
     row: asyncpg.Record,
-    totals: list[dict[str, object]],
+    totals: list[dict[str, Any]],
 ) -> int | None:
     """The learner's all-time rank with the new total, inside the recording transaction."""
-    if not any(t["board"] == "all" and t["ranked"] for t in totals):
+    mine = next((t for t in totals if t["board"] == "all"), None)
+    if mine is None or not mine["ranked"]:
         return None
-    above = await rt.ranks.count_above("all", "-infinity", row["total"])
+    above = await rt.ranks.count_above("all", "-infinity", mine["points"], mine["reached_at"])
     if above is None:
         rank = await conn.fetchval(query("rank_of"), "all", "-infinity", learner)
         return int(rank) if rank is not None else None

@@ -74,6 +74,7 @@ language sql stable
 as $$
     select coalesce(jsonb_agg(jsonb_build_object(
                'board', t.board, 'period_start', t.period_start, 'points', t.points,
+               'reached_at', floor(extract(epoch from t.reached_at))::bigint,
                'version', t.version, 'ranked', l.banned_at is null)), '[]')
       from scoreboard.board_totals t
       join scoreboard.learners l on l.user_id = t.user_id
@@ -84,20 +85,26 @@ as $$
                ('day', scoreboard.period_start('day', p_at)))
 $$;
 
--- The learners with the same points as a learner who are ordered before them (reached
--- that total first, or by user id): the part of a rank a cache of points cannot tell.
+-- The learners ordered before a learner whom the rank cache cannot tell apart from them:
+-- same points, reached within the same second but earlier (or at once, with a smaller
+-- user id). The cache orders by points and by the second a total was reached.
 create or replace function scoreboard.ties_before(p_board text, p_period timestamptz,
                                                   p_user_id text)
 returns bigint
-language sql stable
+language plpgsql stable
 as $$
-    select count(*)
-      from scoreboard.board_totals me
-      join scoreboard.board_totals t
-        on t.board = me.board and t.period_start = me.period_start and t.points = me.points
-       and (t.reached_at, t.user_id) < (me.reached_at, me.user_id)
-      join scoreboard.learners o on o.user_id = t.user_id and o.banned_at is null
-     where me.board = p_board and me.period_start = p_period and me.user_id = p_user_id
+declare
+    me scoreboard.board_totals;
+begin
+    select * into me from scoreboard.board_totals t
+     where t.board = p_board and t.period_start = p_period and t.user_id = p_user_id;
+    return (select count(*)
+              from scoreboard.board_totals t
+              join scoreboard.learners o on o.user_id = t.user_id and o.banned_at is null
+             where t.board = p_board and t.period_start = p_period and t.points = me.points
+               and t.reached_at >= date_trunc('second', me.reached_at)
+               and (t.reached_at, t.user_id) < (me.reached_at, me.user_id));
+end
 $$;
 
 -- Stores the rank answered for a completion, so that a replay answers the same body.

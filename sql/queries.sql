@@ -46,7 +46,8 @@ select scoreboard.learner_totals_v1($1, now())::text;
 
 -- name: rank_cache_rows
 -- Every ranked total of one board and period, to rebuild the rank cache.
-select t.user_id, t.points, t.version
+select t.user_id, t.points, floor(extract(epoch from t.reached_at))::bigint as reached_at,
+       t.version
   from scoreboard.board_totals t
   join scoreboard.learners l on l.user_id = t.user_id and l.banned_at is null
  where t.board = $1 and t.period_start = $2::text::timestamptz and t.points > 0;

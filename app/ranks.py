@@ -108,6 +108,23 @@ class RankCache:
             return None
         return int(above)
 
+    async def rank(
+        self, conn: asyncpg.Connection, board: str, period_start: str, learner: str
+    ) -> int | None:
+        """A learner's rank on a board: None if they have no points there or are banned."""
+        parts = await conn.fetchrow(query("rank_parts"), board, period_start, learner)
+        if parts is None:
+            return None
+        above = await self.count_above(board, period_start, parts["points"], parts["reached_at"])
+        if above is None:
+            counted = await conn.fetchval(query("rank_of"), board, period_start, learner)
+            return int(counted) if counted is not None else None
+        return 1 + above + int(parts["ties_before"])
+
+    async def rebuild(self, board: str, period_start: str) -> None:
+        """Loads one board from PostgreSQL now (normally done on first use)."""
+        await self._rebuild(board, period_start)
+
     async def apply(self, learner: str, totals: list[dict[str, Any]]) -> None:
         """Hands committed totals (with versions) to the cache; never raises."""
         if self._apply is None or not totals:

@@ -290,9 +290,13 @@ def bench_ingest(b: Bench) -> tuple[Row, str, int, float]:
 
 
 def bench_notify_cost(b: Bench) -> Row:
-    """The scoring path in SQL, with and without the pg_notify call, learners uniform."""
-    rates = {}
-    for variant in ("with NOTIFY", "without NOTIFY"):
+    """The scoring path in SQL, with and without the pg_notify call, learners uniform.
+
+    The variants alternate, twice each, on fresh databases; each keeps its better run,
+    since on two shared cores a single run swings by a third.
+    """
+    rates: dict[str, list[float]] = {"with NOTIFY": [], "without NOTIFY": []}
+    for variant in [*rates, *rates]:
         db = b.fresh_database("bench_notify")
         add_lessons(db, 5000)
         if variant == "without NOTIFY":
@@ -301,19 +305,17 @@ def bench_notify_cost(b: Bench) -> Row:
             assert silent != code, "the announcement is where this benchmark expects it"
             with psycopg.connect(db) as conn:
                 conn.execute(silent.encode())
-        rates[variant] = pgbench(db, BENCH_DIR / "sql" / "record_completion.sql")
-        with psycopg.connect(db) as conn:
-            versions = conn.execute("select sum(version) from scoreboard.boards").fetchone()
-        log.info("notify variant=%r rate=%.0f board_changes=%s", variant, rates[variant], versions)
+        rates[variant].append(pgbench(db, BENCH_DIR / "sql" / "record_completion.sql"))
+        log.info("notify variant=%r rate=%.0f", variant, rates[variant][-1])
     return ratio_row(
         "ingest with the top-10 announcement (learners uniform)",
         ">= 0.8 x",
-        rates["with NOTIFY"],
-        rates["without NOTIFY"],
+        max(rates["with NOTIFY"]),
+        max(rates["without NOTIFY"]),
         "/s",
         "same ingest, pg_notify removed",
         0.8,
-        {"clients": CLIENTS, "seconds": SECONDS, "learners": 100000},
+        {"clients": CLIENTS, "seconds": SECONDS, "learners": 100000, "runs": rates},
     )
 
 
@@ -444,11 +446,17 @@ async def measure_fanout(b: Bench, db: str, settings: Settings, count: int) -> R
     )
 
 
-def bench_rank(b: Bench, learners: int) -> Row:
-    """A learner's rank among a million, in SQL, against Redis ZREVRANK on the same data."""
+async def bench_rank(b: Bench, learners: int) -> Row:
+    """A learner's rank among a million through the service's path (PostgreSQL for the
+    learner's total and same-second ties, the Redis cache for everyone ahead), against
+    Redis ZREVRANK on the same sorted set."""
     import random
 
-    import redis
+    import asyncpg
+    import redis.asyncio as aioredis
+
+    from app.db import session_settings
+    from app.ranks import RankCache, board_key
 
     db = b.fresh_database("bench_rank")
     with psycopg.connect(db) as conn:
@@ -456,34 +464,47 @@ def bench_rank(b: Bench, learners: int) -> Row:
         conn.execute(QUERIES["rank_totals"].encode(), {"learners": learners})
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("vacuum analyze scoreboard.board_totals, scoreboard.learners")
-        totals = conn.execute("select user_id, points from scoreboard.board_totals").fetchall()
-    sample = random.Random(1).sample(range(1, learners + 1), 1000)
-    times = []
-    with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute("set role scoreboard_app")
-        for i in sample:
+    client = aioredis.Redis.from_url(b.redis_url)
+    await client.flushdb()
+    pool = await asyncpg.create_pool(
+        db, min_size=1, max_size=2, server_settings=session_settings("scoreboard_app", "bench")
+    )
+    cache = RankCache(client, pool)
+    started = time.perf_counter()
+    await cache.rebuild("all", "-infinity")
+    rebuild_s = time.perf_counter() - started
+    sample = [f"u{i}" for i in random.Random(1).sample(range(1, learners + 1), 2000)]
+    times, ranks = [], {}
+    async with pool.acquire() as conn:
+        for learner in sample:
             start = time.perf_counter()
-            conn.execute(QUERIES["rank_of"].encode(), {"user_id": f"u{i}"})
+            ranks[learner] = await cache.rank(conn, "all", "-infinity", learner)
             times.append((time.perf_counter() - start) * 1000)
-    client = redis.Redis.from_url(b.redis_url)
-    client.delete("bench:rank")
-    for start in range(0, len(totals), 20000):
-        client.zadd("bench:rank", dict(totals[start : start + 20000]))
+        checked = sample[:20]
+        truth = {u: await conn.fetchval(QUERIES["rank_of_sql"], u) for u in checked}
     redis_times = []
-    for i in sample:
+    for learner in sample:
         start = time.perf_counter()
-        client.zrevrank("bench:rank", f"u{i}")
+        await client.zrevrank(board_key("all", "-infinity"), learner)
         redis_times.append((time.perf_counter() - start) * 1000)
-    client.delete("bench:rank")
+    await pool.close()
+    await client.flushdb()
+    await client.aclose()
+    wrong = [u for u in checked if truth[u] != ranks[u]]
     p99, ref = percentile(times, 0.99), percentile(redis_times, 0.99)
     return Row(
         f"rank of one learner among {learners:,}",
         "p99 < 10 ms",
-        f"p99 {p99:.2f} ms",
+        f"p99 {p99:.2f} ms (p50 {percentile(times, 0.5):.2f} ms)",
         f"p99 {ref:.2f} ms (Redis ZREVRANK)",
-        f"{p99 / ref:.0f} x slower",
-        p99 < 10,
-        {"p50_ms": percentile(times, 0.5), "samples": len(sample)},
+        f"{p99 / ref:.1f} x",
+        p99 < 10 and not wrong,
+        {
+            "samples": len(sample),
+            "checked_against_sql": len(checked),
+            "wrong": wrong,
+            "cache_rebuild_s": round(rebuild_s, 1),
+        },
     )
 
 
@@ -626,7 +647,7 @@ async def run(only: set[str]) -> list[Row]:
         if "notify" in only:
             rows.append(bench_notify_cost(b))
         if "rank" in only:
-            rows.append(bench_rank(b, 1_000_000))
+            rows.append(await bench_rank(b, 1_000_000))
         if "daily" in only:
             rows.append(bench_daily_query(b, 100_000))
     finally:

@@ -51,3 +51,13 @@ select t.user_id, t.points, floor(extract(epoch from t.reached_at))::bigint as r
   from scoreboard.board_totals t
   join scoreboard.learners l on l.user_id = t.user_id and l.banned_at is null
  where t.board = $1 and t.period_start = $2::text::timestamptz and t.points > 0;
+
+-- name: rank_parts
+-- What a rank needs from PostgreSQL: the learner's total, the second it was reached and
+-- the same-second ties ahead (none of it for a banned learner).
+select t.points, floor(extract(epoch from t.reached_at))::bigint as reached_at,
+       scoreboard.ties_before($1, $2::text::timestamptz, $3) as ties_before
+  from scoreboard.board_totals t
+  join scoreboard.learners l on l.user_id = t.user_id and l.banned_at is null
+ where t.board = $1 and t.period_start = $2::text::timestamptz and t.user_id = $3
+   and t.points > 0;

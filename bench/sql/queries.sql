@@ -18,8 +18,9 @@ select 'all', '-infinity', 'u' || i, (random() * 50000)::int,
        now() - random() * interval '90 days'
   from generate_series(1, %(learners)s) i;
 
--- name: rank_of
-select scoreboard.rank_of('all', '-infinity', %(user_id)s);
+-- name: rank_of_sql
+-- The rank counted in SQL alone, to check the service's answers.
+select scoreboard.rank_of('all', '-infinity', $1);
 
 -- name: daily_events
 -- 90 days of completions: each learner is active on a day with probability 0.2 and then

@@ -49,3 +49,9 @@ select period_start as day, sum(points)
   from scoreboard.board_totals
  where board = 'day' and period_start >= now() - interval '90 days'
  group by 1 order by 1;
+
+-- name: probe_completion
+-- A completion of the learner `probe`, committed on its own (autocommit).
+select outcome
+  from scoreboard.record_completion_v2($1, 'probe', null, $2, now(), 'probe', 'probe',
+                                       1000000000);

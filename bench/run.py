@@ -432,7 +432,8 @@ async def measure_fanout(b: Bench, db: str, settings: Settings, count: int) -> R
     await asyncio.sleep(3)
     delays = [s.arrivals[expected] - sent for s in streams if expected in s.arrivals]
     within = sum(1 for d in delays if d <= 1.0)
-    for task in readers:
+    for stream, task in zip(streams, readers, strict=True):
+        stream.close()
         task.cancel()
     per_stream = (after - before) / max(connected, 1)
     b.stop_servers()

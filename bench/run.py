@@ -26,6 +26,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import jwt
 import psycopg
 from psycopg import sql
 
@@ -598,18 +599,77 @@ def _probe_total(db: str) -> int:
     return int(row[0]) if row else 0
 
 
-def write_results(rows: list[Row], started: float) -> Path:
-    """Writes bench/results/<date>.json and .md; returns the Markdown file."""
+def bench_jwt_cost() -> Row:
+    """What verifying one token costs per algorithm, through the service's own verifier."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    from app.auth import TokenVerifier
+
+    keys = {
+        "RS256": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "ES256": ec.generate_private_key(ec.SECP256R1()),
+        "EdDSA": ed25519.Ed25519PrivateKey.generate(),
+    }
+    costs = {}
+    for algorithm in ("HS256", "RS256", "ES256", "EdDSA"):
+        if algorithm == "HS256":
+            settings = Settings(jwt_secret=SECRET)
+            token = mint_token(settings, "learner", [SCOPE_WRITE])
+        else:
+            pem = (
+                keys[algorithm]
+                .public_key()
+                .public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            )
+            settings = Settings(jwt_algorithms=(algorithm,), jwt_public_key=pem.decode())
+            now = int(time.time())
+            token = jwt.encode(
+                {
+                    "sub": "learner",
+                    "scope": SCOPE_WRITE,
+                    "aud": "scoreboard",
+                    "iss": "scoreboard-local",
+                    "iat": now,
+                    "exp": now + 600,
+                },
+                keys[algorithm],
+                algorithm=algorithm,
+            )
+        verifier = TokenVerifier(settings)
+        header = f"Bearer {token}"
+
+        async def verify_many(count: int) -> float:
+            start = time.perf_counter()
+            for _ in range(count):
+                await verifier.verify(header)  # noqa: B023 - each loop's own verifier
+            return (time.perf_counter() - start) / count * 1e6
+
+        costs[algorithm] = asyncio.run(verify_many(3000))
+    return Row(
+        "JWT verification per token (no target: a cost to choose by)",
+        "-",
+        ", ".join(f"{a} {us:.0f} us" for a, us in costs.items()),
+        details={"microseconds": costs},
+    )
+
+
+def write_results(rows: list[Row], started: float, only: list[str]) -> Path:
+    """Writes bench/results/<date>.json and .md (<date>-<rows> for a partial run);
+    returns the Markdown file."""
     results = BENCH_DIR / "results"
     results.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    name = stamp if set(only) >= set(ALL) else f"{stamp}-{'-'.join(only)}"
     meta = {
         "date": stamp,
         "seconds": round(time.monotonic() - started),
         "cpus": os.cpu_count(),
         "command": "./dev bench",
     }
-    (results / f"{stamp}.json").write_text(
+    (results / f"{name}.json").write_text(
         json.dumps({"run": meta, "rows": [asdict(r) for r in rows]}, indent=2) + "\n"
     )
     lines = [
@@ -624,7 +684,7 @@ def write_results(rows: list[Row], started: float) -> Path:
         f"{meta['cpus']} cores (loopback; PostgreSQL, Redis, the app and the load share "
         "the machine).\n\n" + "\n".join(lines) + "\n"
     )
-    markdown = results / f"{stamp}.md"
+    markdown = results / f"{name}.md"
     markdown.write_text(text)
     return markdown
 
@@ -655,13 +715,15 @@ async def run(only: set[str]) -> list[Row]:
             rows.append(await bench_rank(b, 1_000_000))
         if "daily" in only:
             rows.append(bench_daily_query(b, 100_000))
+        if "jwt" in only:
+            rows.append(await asyncio.to_thread(bench_jwt_cost))
     finally:
         b.stop_servers()
         embedded.stop_services(DATA_DIR)
     return rows
 
 
-ALL = ("ingest", "latency", "fanout", "recovery", "notify", "rank", "daily")
+ALL = ("ingest", "latency", "fanout", "recovery", "notify", "rank", "daily", "jwt")
 
 
 def main() -> None:
@@ -677,8 +739,9 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     started = time.monotonic()
-    rows = asyncio.run(run(set(args.only.split(","))))
-    markdown = write_results(rows, started)
+    only = [row for row in ALL if row in args.only.split(",")]
+    rows = asyncio.run(run(set(only)))
+    markdown = write_results(rows, started, only)
     print(markdown.read_text())
 
 

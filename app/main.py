@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             routes.post_completion,
             routes.get_leaderboard,
             routes.stream_leaderboard,
+            routes.get_rank,
             admin.put_lesson,
             admin.post_correction,
             admin.ban_learner,

@@ -21,7 +21,7 @@ from sse_starlette import EventSourceResponse
 
 from app.auth import SCOPE_ADMIN, SCOPE_WRITE, SUBJECT_PATTERN, Principal
 from app.db import database_errors
-from app.errors import AlreadyCompleted, Unprocessable
+from app.errors import AlreadyCompleted, NotFound, Unprocessable
 from app.limits import client_address
 from app.queries import query
 from app.state import Runtime
@@ -206,6 +206,47 @@ async def board_frames(hub: BoardHub, board: str, seen: int | None) -> AsyncIter
     yield RETRY_FRAME
     async for snapshot in hub.follow(board, seen):
         yield snapshot.frame
+
+
+@get("/api/users/{user_id:str}/rank")
+async def get_rank(
+    request: Request,
+    user_id: Annotated[str, Parameter(pattern=SUBJECT_PATTERN)],
+    board: Board = "all",
+    neighbours: Annotated[int, Parameter(ge=0, le=10)] = 1,
+) -> dict[str, object]:
+    """A learner's points and rank on a board, with the learners just above and below."""
+    rt = runtime(request)
+    with database_errors():
+        async with rt.pool.acquire() as conn:
+            info = await conn.fetchrow(query("learner_on_board"), board, user_id)
+            if info is None or info["display_name"] is None:
+                raise NotFound(f"no learner {user_id!r}")
+            rank = await rt.ranks.rank(conn, board, info["period_key"], user_id)
+            near = await conn.fetch(
+                query("neighbours"), board, info["period_key"], user_id, neighbours
+            )
+    sides: dict[str, list[dict[str, object]]] = {"above": [], "below": []}
+    for row in near:
+        step = -row["distance"] if row["side"] == "above" else row["distance"]
+        sides[row["side"]].append(
+            {
+                "rank": rank + step if rank is not None else None,
+                "user_id": row["user_id"],
+                "display_name": row["display_name"],
+                "points": row["points"],
+            }
+        )
+    return {
+        "board": board,
+        "period_start": info["period_start"],
+        "version": info["version"],
+        "user_id": user_id,
+        "display_name": info["display_name"],
+        "points": info["points"] or 0,
+        "rank": rank,
+        **sides,
+    }
 
 
 @get("/healthz")

@@ -61,3 +61,18 @@ select t.points, floor(extract(epoch from t.reached_at))::bigint as reached_at,
   join scoreboard.learners l on l.user_id = t.user_id and l.banned_at is null
  where t.board = $1 and t.period_start = $2::text::timestamptz and t.user_id = $3
    and t.points > 0;
+
+-- name: learner_on_board
+-- The board's current period and version, and the learner's name and points there.
+select b.period_start::text as period_key, scoreboard.board_json(b)->>'period_start' as period_start,
+       b.version,
+       (select l.display_name from scoreboard.learners l where l.user_id = $2) as display_name,
+       (select t.points from scoreboard.board_totals t
+         where t.board = b.board and t.period_start = b.period_start and t.user_id = $2)
+           as points
+  from scoreboard.boards b
+ where b.board = $1;
+
+-- name: neighbours
+select side, distance, user_id, display_name, points
+  from scoreboard.neighbours_v1($1, $2::text::timestamptz, $3, $4);

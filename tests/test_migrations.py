@@ -26,6 +26,7 @@ def test_migrations_build_the_schema_on_an_empty_database(services: Services) ->
             "0004_boards",
             "0005_corrections_and_bans",
             "0006_total_versions",
+            "0007_analyst_aggregates",
         ]
         with psycopg.connect(url) as conn:
             tables = {

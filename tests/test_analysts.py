@@ -1,0 +1,159 @@
+"""The analysts' views, functions and query library, run against seeded events with known
+answers, as the read-only analyst role; and retention that leaves the boards alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from app.settings import PROJECT_ROOT
+
+LIBRARY = PROJECT_ROOT / "sql" / "analyst"
+# Events at controlled times: (learner, lesson or None for a correction, points, time).
+SEED = """
+insert into scoreboard.lessons values ('l1', 'One', 10), ('l2', 'Two', 20), ('l3', 'Three', 30);
+insert into scoreboard.learners (user_id, display_name)
+values ('ann', 'Ann'), ('bob', 'Bob'), ('cat', 'Cat'), ('dan', 'Dan');
+with d0 as (select date_trunc('day', now(), 'UTC') as d0)
+insert into scoreboard.score_events (time, user_id, lesson_id, points, kind, completion_id,
+                                     actor, reason)
+select t, u, l, p, case when l is null then 'correction' else 'completion' end,
+       case when l is null then null else gen_random_uuid() end, 'seed',
+       case when l is null then 'seeded correction' end
+  from d0, lateral (values
+    (d0 - interval '2 days' + interval '10 hours', 'ann', 'l1', 10),
+    (d0 - interval '1 day' + interval '17 hours', 'ann', 'l2', 20),
+    (d0 - interval '1 day' + interval '19 hours', 'bob', 'l3', 30),
+    (d0 - interval '1 day' + interval '9 hours', 'cat', 'l1', 10),
+    (d0 - interval '1 day' + interval '10 hours', 'cat', null, -5),
+    (d0 + (now() - d0) / 2, 'dan', 'l2', 20)
+  ) as e(t, u, l, p);
+"""
+
+
+@pytest.fixture
+def analyst(db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(SEED)
+        conn.execute("set role scoreboard_analyst")
+        yield conn
+
+
+def run(conn: psycopg.Connection, name: str) -> list[tuple]:
+    return [tuple(r) for r in conn.execute((LIBRARY / f"{name}.sql").read_bytes()).fetchall()]
+
+
+def test_every_library_query_is_tested() -> None:
+    tested = {
+        "daily_active_learners",
+        "points_per_day",
+        "lesson_popularity",
+        "board_at_instant",
+        "biggest_movers_this_week",
+    }
+    assert {p.stem for p in LIBRARY.glob("*.sql")} == tested
+
+
+def test_daily_active_learners_and_points_per_day(analyst: psycopg.Connection) -> None:
+    active = [count for _, count in run(analyst, "daily_active_learners")]
+    points = [(p, n) for _, p, n in run(analyst, "points_per_day")]
+    assert active == [1, 3, 1], "ann; ann, bob and cat completed; dan"
+    assert points == [(10, 1), (55, 3), (20, 1)], "the correction counts on its day"
+
+
+def test_lesson_popularity(analyst: psycopg.Connection) -> None:
+    assert run(analyst, "lesson_popularity") == [
+        ("l1", "One", 2, 20),
+        ("l2", "Two", 2, 40),
+        ("l3", "Three", 1, 30),
+    ]
+
+
+def test_the_board_at_yesterday_evening(analyst: psycopg.Connection) -> None:
+    assert run(analyst, "board_at_instant") == [(1, "ann", "Ann", 30), (2, "cat", "Cat", 5)]
+
+
+def test_rank_history(analyst: psycopg.Connection) -> None:
+    history = analyst.execute(
+        "select points, rank from scoreboard.rank_history_v1('ann', 'all', "
+        "date_trunc('day', now(), 'UTC') - interval '2 days', now(), interval '1 day')"
+    ).fetchall()
+    assert history == [(None, None), (10, 1), (30, 1)], "ann reached 30 before bob did"
+
+
+def test_biggest_movers_this_week(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into scoreboard.learners (user_id, display_name) "
+            "values ('ann', 'Ann'), ('bob', 'Bob'), ('cat', 'Cat')"
+        )
+        conn.execute(
+            "with w as (select scoreboard.period_start('week', now()) as ws) "
+            "insert into scoreboard.score_events (time, user_id, points, kind, actor, reason) "
+            "select t, u, p, 'correction', 'seed', 'seed' from w, lateral (values "
+            "(ws - interval '1 day', 'ann', 30), (ws - interval '2 days', 'bob', 20), "
+            "(ws + (now() - ws) / 2, 'cat', 50)) as e(t, u, p)"
+        )
+        conn.execute("set role scoreboard_analyst")
+        movers = run(conn, "biggest_movers_this_week")
+    assert [(u, then, now, gained) for u, _, then, now, gained in movers] == [
+        ("cat", None, 1, 2),
+        ("ann", 1, 2, -1),
+        ("bob", 2, 3, -1),
+    ]
+
+
+def test_the_aggregates_exist_with_their_columns(analyst: psycopg.Connection) -> None:
+    columns = {
+        view: [
+            r[0]
+            for r in analyst.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'scoreboard' and table_name = %s order by ordinal_position",
+                (view,),
+            )
+        ]
+        for view in (
+            "points_per_learner_hour",
+            "points_per_learner_day",
+            "completions_per_lesson_day",
+        )
+    }
+    license_row = analyst.execute("select current_setting('timescaledb.license')").fetchone()
+    assert columns == {
+        "points_per_learner_hour": ["bucket", "user_id", "points", "events"],
+        "points_per_learner_day": ["bucket", "user_id", "points", "events"],
+        "completions_per_lesson_day": ["bucket", "lesson_id", "completions", "points"],
+    }
+    assert license_row == ("apache",), "this machine runs the Apache build: plain views"
+
+
+def test_dropping_old_chunks_keeps_totals_and_boards(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into scoreboard.learners (user_id, display_name) "
+            "values ('old', 'Old'), ('new', 'New')"
+        )
+        conn.execute(
+            "insert into scoreboard.score_events (time, user_id, points, kind, actor, "
+            "reason) values (now() - interval '60 days', 'old', 50, 'correction', "
+            "'seed', 'seed'), (now(), 'new', 20, 'correction', 'seed', 'seed')"
+        )
+        before = conn.execute(
+            "select entries, version from scoreboard.boards where board = 'all'"
+        ).fetchone()
+        dropped = conn.execute((PROJECT_ROOT / "sql" / "retention.sql").read_bytes()).fetchall()
+        after = conn.execute(
+            "select entries, version from scoreboard.boards where board = 'all'"
+        ).fetchone()
+        events = conn.execute("select user_id from scoreboard.score_events").fetchall()
+    assert len(dropped) == 1
+    assert events == [("new",)]
+    assert after == before and [e["user_id"] for e in after[0]] == ["old", "new"]  # type: ignore[index]
+
+
+def test_the_analyst_role_cannot_write(analyst: psycopg.Connection) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        analyst.execute("delete from scoreboard.score_events")

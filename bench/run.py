@@ -222,7 +222,10 @@ def wrk_completions(
         text=True,
         check=True,
     )
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
+    rate_match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if rate_match is None:
+        raise RuntimeError(f"wrk printed no rate: {result.stdout[-500:]}")
+    rate = float(rate_match.group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
     latency = re.search(r"99%\s+(\S+)", result.stdout)
     return rate, int(errors.group(1)) if errors else 0, latency.group(1) if latency else "?"
@@ -416,7 +419,7 @@ async def measure_fanout(b: Bench, db: str, settings: Settings, count: int) -> R
         ]
         await asyncio.sleep(0.05)
     deadline = time.perf_counter() + 120
-    while sum(1 for s in streams if s.events) < count and time.perf_counter() < deadline:  # noqa: ASYNC110 - polls many streams
+    while sum(1 for s in streams if s.events) < count and time.perf_counter() < deadline:  # noqa: ASYNC110 - polls
         await asyncio.sleep(0.2)
     connected = sum(1 for s in streams if s.events)
     await asyncio.sleep(2)

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import psycopg
@@ -177,8 +178,14 @@ class Server:
         return mint_token(self.settings, user, scopes, name)
 
 
+class ServerFactory(Protocol):
+    """Starts a server with some settings changed."""
+
+    def start(self, **changes: object) -> Server: ...
+
+
 @pytest.fixture
-def server_factory(settings: Settings) -> Iterator[type[Server]]:
+def server_factory(settings: Settings) -> Iterator[ServerFactory]:
     """Starts servers on demand (with optional setting changes); stops them after the test."""
     started: list[Server] = []
 
@@ -190,15 +197,15 @@ def server_factory(settings: Settings) -> Iterator[type[Server]]:
             started.append(server)
             return server
 
-    yield Factory  # type: ignore[misc]
+    yield Factory()
     for server in started:
         server.stop()
 
 
 @pytest.fixture
-def server(server_factory, lessons) -> Server:  # type: ignore[no-untyped-def]
+def server(server_factory: ServerFactory, lessons: dict[str, int]) -> Server:
     """One real server with the test catalog."""
-    return server_factory.start()  # type: ignore[no-any-return]
+    return server_factory.start()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,7 +10,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, ServerFactory
 
 EVENT = (
     "insert into scoreboard.score_events (time, user_id, points, kind, actor, reason) "
@@ -74,8 +74,8 @@ def test_weeks_are_iso_weeks_in_utc(conn: psycopg.Connection) -> None:
 
 
 def test_ties_go_to_whoever_reached_the_total_first_then_user_id(
-    conn: psycopg.Connection, server_factory
-) -> None:  # type: ignore[no-untyped-def]
+    conn: psycopg.Connection, server_factory: ServerFactory
+) -> None:
     start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     for learner, points, minute in [
         ("fay", 20, 5),

@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from tests.conftest import ServerFactory
 from tests.test_http import complete
 from tests.test_security import claims, written
 
@@ -51,8 +52,8 @@ def jwks() -> Iterator[JwksServer]:
     server.httpd.shutdown()
 
 
-def test_jwks_tokens_are_accepted_and_unknown_keys_refetch_boundedly(  # type: ignore[no-untyped-def]
-    server_factory, lessons, jwks: JwksServer
+def test_jwks_tokens_are_accepted_and_unknown_keys_refetch_boundedly(
+    server_factory: ServerFactory, lessons: dict[str, int], jwks: JwksServer
 ) -> None:
     server = server_factory.start(jwt_algorithms=("RS256",), jwt_jwks_url=jwks.url)
 

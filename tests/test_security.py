@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app.auth import SCOPE_ADMIN, SCOPE_WRITE
 from app.embedded import free_port
-from tests.conftest import SECRET, Server
+from tests.conftest import SECRET, Server, ServerFactory
 from tests.test_http import complete
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -146,7 +146,9 @@ def test_scope_escalation_is_refused(server: Server) -> None:
     assert written(server.settings.database_url) == before
 
 
-def test_hs256_signed_with_the_public_key_is_refused(server_factory, lessons) -> None:  # type: ignore[no-untyped-def]
+def test_hs256_signed_with_the_public_key_is_refused(
+    server_factory: ServerFactory, lessons: dict[str, int]
+) -> None:
     """The classic key confusion: the server pins RS256; the attacker signs HS256 with the
     public key it knows."""
     server = server_factory.start(jwt_algorithms=("RS256",), jwt_public_key=RSA_PUBLIC_PEM)
@@ -248,7 +250,9 @@ async def test_the_same_lesson_concurrently_under_new_keys_counts_once(server: S
     assert written(server.settings.database_url)[:2] == (1, 1)
 
 
-def test_points_beyond_the_hourly_cap_are_refused(server_factory, lessons) -> None:  # type: ignore[no-untyped-def]
+def test_points_beyond_the_hourly_cap_are_refused(
+    server_factory: ServerFactory, lessons: dict[str, int]
+) -> None:
     server = server_factory.start(max_points_per_hour=100)
     token = server.token("speedy")
     first = complete(server, token, "lesson-4")
@@ -262,7 +266,9 @@ def test_points_beyond_the_hourly_cap_are_refused(server_factory, lessons) -> No
     assert written(server.settings.database_url)[0] == before[0] + 1, "only the fitting one"
 
 
-async def test_flooding_two_processes_is_limited_exactly(server_factory, db_url) -> None:  # type: ignore[no-untyped-def]
+async def test_flooding_two_processes_is_limited_exactly(
+    server_factory: ServerFactory, db_url: str
+) -> None:
     """Two app processes share one count in Redis: exactly the limit gets through."""
     with psycopg.connect(db_url) as conn:
         for i in range(40):
@@ -288,7 +294,9 @@ async def test_flooding_two_processes_is_limited_exactly(server_factory, db_url)
     assert written(db_url)[0] == 15
 
 
-def test_redis_down_refuses_completions_and_keeps_reads(server_factory, lessons) -> None:  # type: ignore[no-untyped-def]
+def test_redis_down_refuses_completions_and_keeps_reads(
+    server_factory: ServerFactory, lessons: dict[str, int]
+) -> None:
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     refusing = server_factory.start(redis_url=dead_redis)
     counting = server_factory.start(redis_url=dead_redis, rate_limit_redis_down="local")
@@ -375,7 +383,9 @@ async def test_a_ban_removes_a_learner_from_every_board_live(
     )
 
 
-def test_tokens_from_a_pem_public_key_and_es256(server_factory, lessons) -> None:  # type: ignore[no-untyped-def]
+def test_tokens_from_a_pem_public_key_and_es256(
+    server_factory: ServerFactory, lessons: dict[str, int]
+) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     pem = (
         key.public_key()

@@ -1,0 +1,62 @@
+"""The live stream across processes and at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import httpx
+
+from tests.conftest import ServerFactory
+from tests.sse import EventStream
+from tests.test_http import complete
+
+
+async def test_two_processes_stream_the_same_versions(
+    server_factory: ServerFactory, lessons: dict[str, int]
+) -> None:
+    """A completion posted to one process reaches streams on both, with one version."""
+    first, second = server_factory.start(), server_factory.start()
+    async with (
+        EventStream(f"{first.url}/api/leaderboard/stream") as on_first,
+        EventStream(f"{second.url}/api/leaderboard/stream") as on_second,
+    ):
+        await on_first.next_event()
+        await on_second.next_event()
+        complete(first, first.token("ann"), "lesson-3")
+        from_first, from_second = await asyncio.gather(
+            on_first.next_event(timeout=2), on_second.next_event(timeout=2)
+        )
+
+    assert from_first.id == from_second.id
+    assert from_first.json == from_second.json
+    assert from_first.json["entries"][0]["user_id"] == "ann"
+
+
+async def test_sigterm_with_open_streams_ends_promptly(
+    server_factory: ServerFactory, lessons: dict[str, int]
+) -> None:
+    """Open streams are closed and the process exits within a few seconds."""
+    server = server_factory.start()
+    streams = [EventStream(f"{server.url}/api/leaderboard/stream") for _ in range(5)]
+    for stream in streams:
+        await stream.__aenter__()
+        await stream.next_event()
+    assert server.process is not None
+
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    endings = []
+    for stream in streams:
+        try:
+            await stream.next_event(timeout=5)
+        except (EOFError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            endings.append(type(exc).__name__)
+        await stream.__aexit__(None, None, None)
+    exit_code = await asyncio.to_thread(server.process.wait, 10)
+    elapsed = time.monotonic() - started
+
+    assert endings == ["EOFError"] * len(streams), "each stream ended cleanly, not cut off"
+    assert elapsed < 5, f"the process took {elapsed:.1f} s to stop"
+    assert exit_code in (0, -signal.SIGTERM), "uvicorn re-raises the signal it handled"

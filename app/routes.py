@@ -16,12 +16,12 @@ from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
-from litestar.types import ASGIApp
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sse_starlette import EventSourceResponse
 
 from app.auth import SCOPE_ADMIN, SCOPE_WRITE, SUBJECT_PATTERN, Principal
 from app.db import database_errors
-from app.errors import AlreadyCompleted, NotFound, Unprocessable
+from app.errors import AlreadyCompleted, NotFound, TooManyRequests, Unprocessable
 from app.limits import client_address
 from app.queries import query
 from app.state import Runtime
@@ -190,6 +190,12 @@ async def get_leaderboard(
 async def stream_leaderboard(request: Request, board: Board = "all") -> ASGIApp:
     """Streams a board: the current top 10 at once, then every change, as SSE."""
     rt = runtime(request)
+    address = client_address(request, rt.trusted_proxies)
+    if rt.streams_by_address.get(address, 0) >= rt.settings.streams_per_address:
+        raise TooManyRequests(
+            f"this address already has {rt.settings.streams_per_address} open streams",
+            retry_after=10,
+        )
     last_event_id = request.headers.get("last-event-id", "")
     seen = int(last_event_id) if last_event_id.isdigit() else None
     response = EventSourceResponse(
@@ -198,7 +204,22 @@ async def stream_leaderboard(request: Request, board: Board = "all") -> ASGIApp:
         send_timeout=rt.settings.stream_send_timeout_seconds,
         sep="\n",
     )
-    return cast(ASGIApp, response)
+    return counted_stream(rt.streams_by_address, address, cast(ASGIApp, response))
+
+
+def counted_stream(counts: dict[str, int], address: str, stream: ASGIApp) -> ASGIApp:
+    """Wraps a stream so that its address's count of open streams covers its whole life."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        counts[address] = counts.get(address, 0) + 1
+        try:
+            await stream(scope, receive, send)
+        finally:
+            counts[address] -= 1
+            if not counts[address]:
+                del counts[address]
+
+    return app
 
 
 async def board_frames(hub: BoardHub, board: str, seen: int | None) -> AsyncIterator[bytes]:

@@ -26,6 +26,7 @@ POSITIVE = (
     "db_pool_size",
     "jwt_max_age_seconds",
     "max_points_per_hour",
+    "streams_per_address",
 )
 SECONDS = ("stream_ping_seconds", "stream_send_timeout_seconds", "listener_probe_seconds")
 
@@ -55,6 +56,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     max_points_per_hour: int = 1000
     completed_at_max_age_hours: int = 72
+    streams_per_address: int = 50
     stream_ping_seconds: float = 15.0
     stream_send_timeout_seconds: float = 10.0
     listener_probe_seconds: float = 5.0

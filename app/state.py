@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -26,3 +26,4 @@ class Runtime:
     listener: BoardListener
     ranks: RankCache
     trusted_proxies: tuple[Network, ...] = ()
+    streams_by_address: dict[str, int] = field(default_factory=dict)

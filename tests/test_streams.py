@@ -60,3 +60,27 @@ async def test_sigterm_with_open_streams_ends_promptly(
     assert endings == ["EOFError"] * len(streams), "each stream ended cleanly, not cut off"
     assert elapsed < 5, f"the process took {elapsed:.1f} s to stop"
     assert exit_code in (0, -signal.SIGTERM), "uvicorn re-raises the signal it handled"
+
+
+async def test_open_streams_per_address_are_capped(
+    server_factory: ServerFactory, lessons: dict[str, int]
+) -> None:
+    """Past the cap a new stream gets 429 with Retry-After; closing one frees a place."""
+    server = server_factory.start(streams_per_address=3)
+    url = f"{server.url}/api/leaderboard/stream"
+    streams = [EventStream(url) for _ in range(3)]
+    for stream in streams:
+        await stream.__aenter__()
+        await stream.next_event()
+
+    refused = httpx.get(url, timeout=5)
+    await streams[0].__aexit__(None, None, None)
+    await asyncio.sleep(0.2)
+    async with EventStream(url) as again:
+        first = await again.next_event()
+    for stream in streams[1:]:
+        await stream.__aexit__(None, None, None)
+
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["error"]["code"] == "too_many_requests"
+    assert first.name == "leaderboard"

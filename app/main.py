@@ -10,15 +10,18 @@ from pathlib import Path
 
 import redis.asyncio as redis
 from litestar import Litestar, MediaType, Request, Response, get
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app import admin, routes
 from app.auth import TokenVerifier
 from app.db import create_pool, session_settings
 from app.errors import ScoreboardError, SettingsError
 from app.limits import RateLimiter
+from app.metrics import Metrics
 from app.ranks import RankCache
 from app.settings import Settings
 from app.state import Runtime
@@ -28,6 +31,7 @@ from notify.listener import BoardListener
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_BODY_BYTES = 16 * 1024
+COMPLETIONS_PATH = "/api/completions"
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -35,22 +39,24 @@ PAGE_HEADERS = {
 }
 
 
-def error_body(status: int, code: str, message: str) -> dict[str, object]:
-    """The one JSON shape of every error answer."""
-    return {"error": {"status": status, "code": code, "message": message}}
+def error_response(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The one JSON shape of every error answer; a refused completion is counted."""
+    completion = request.scope.get("path") == COMPLETIONS_PATH and request.method == "POST"
+    if completion and not getattr(request.state, "completion_counted", False):
+        request.app.state.metrics.completions.labels(code).inc()
+    body = {"error": {"status": status, "code": code, "message": message}}
+    return Response(body, status_code=status, headers=headers)
 
 
-def scoreboard_error(_: Request, exc: ScoreboardError) -> Response:
+def scoreboard_error(request: Request, exc: ScoreboardError) -> Response:
     """Answers a deliberate error with its status, code and message."""
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-    return Response(
-        error_body(exc.status_code, exc.code, exc.message),
-        status_code=exc.status_code,
-        headers=headers,
-    )
+    return error_response(request, exc.status_code, exc.code, exc.message, headers)
 
 
-def validation_error(_: Request, exc: ValidationException) -> Response:
+def validation_error(request: Request, exc: ValidationException) -> Response:
     """Answers an ill-formed request (body, fields or parameters) with 400."""
     details = exc.extra if isinstance(exc.extra, list) else []
     parts = [
@@ -58,20 +64,15 @@ def validation_error(_: Request, exc: ValidationException) -> Response:
         for d in details
         if isinstance(d, dict)
     ]
-    message = "; ".join(parts) or str(exc.detail)
-    return Response(error_body(400, "bad_request", message), status_code=400)
+    return error_response(request, 400, "bad_request", "; ".join(parts) or str(exc.detail))
 
 
-def http_error(_: Request, exc: HTTPException) -> Response:
+def http_error(request: Request, exc: HTTPException) -> Response:
     """Answers Litestar's own errors (unknown route, method, body too large) in our shape."""
     code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
         exc.status_code, "http_error"
     )
-    return Response(
-        error_body(exc.status_code, code, str(exc.detail)),
-        status_code=exc.status_code,
-        headers=exc.headers,
-    )
+    return error_response(request, exc.status_code, code, str(exc.detail), exc.headers)
 
 
 def unexpected_error(request: Request, exc: Exception) -> Response:
@@ -79,9 +80,14 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
     log.error(
         "request_failed path=%s error=%s", request.url.path, type(exc).__name__, exc_info=exc
     )
-    return Response(
-        error_body(500, "internal_error", "the scoreboard failed to answer"), status_code=500
-    )
+    return error_response(request, 500, "internal_error", "the scoreboard failed to answer")
+
+
+@get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response[bytes]:
+    """Prometheus metrics of this process."""
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @get("/", media_type=MediaType.HTML, include_in_schema=False)
@@ -100,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     if settings.uses_secret and not settings.jwt_secret:
         raise SettingsError("SCOREBOARD_JWT_SECRET is not set")
     verifier = TokenVerifier(settings)
+    metrics_ = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -128,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.runtime = Runtime(
             settings, pool, verifier, limiter, hub, listener, ranks, proxies
         )
+        metrics_.watch(hub, listener)
         listener.start()
         try:
             yield
@@ -151,6 +159,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             admin.unban_learner,
             routes.healthz,
             routes.readyz,
+            metrics,
             create_static_files_router(
                 "/static", directories=[STATIC_DIR], include_in_schema=False
             ),
@@ -163,6 +172,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Exception: unexpected_error,
         },
         request_max_body_size=MAX_BODY_BYTES,
+        middleware=[metrics_.middleware],
+        state=State({"metrics": metrics_}),
         openapi_config=OpenAPIConfig(title="Scoreboard", version="0.1.0", path="/schema"),
         debug=False,
     )

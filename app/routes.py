@@ -119,6 +119,8 @@ async def post_completion(request: Request, data: CompletionIn) -> Response[dict
                 await conn.execute(query("store_completion_rank"), data.completion_id, rank)
     if row["outcome"] == "recorded":
         await rt.ranks.apply(learner, totals)
+    request.app.state.metrics.completions.labels(row["outcome"]).inc()
+    request.state.completion_counted = True
     return completion_answer(row["outcome"], data, learner, row, rank)
 
 

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.conftest import ServerFactory
+from tests.conftest import Server, ServerFactory
 from tests.sse import EventStream
 from tests.test_http import complete
 
@@ -84,3 +84,28 @@ async def test_open_streams_per_address_are_capped(
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
     assert refused.json()["error"]["code"] == "too_many_requests"
     assert first.name == "leaderboard"
+
+
+def test_metrics_count_completions_streams_and_requests(server: Server) -> None:
+    """/metrics tells accepted and refused completions apart, by reason."""
+    token = server.token("ann")
+    complete(server, token, "lesson-1")
+    complete(server, token, "lesson-1")
+    complete(server, token, "lesson-404")
+    complete(server, "not-a-token", "lesson-2")
+    httpx.get(f"{server.url}/api/leaderboard")
+    text = httpx.get(f"{server.url}/metrics").text
+
+    for line in (
+        'scoreboard_completions_total{outcome="recorded"} 1.0',
+        'scoreboard_completions_total{outcome="already_completed"} 1.0',
+        'scoreboard_completions_total{outcome="unknown_lesson"} 1.0',
+        'scoreboard_completions_total{outcome="unauthorized"} 1.0',
+        "scoreboard_listener_connected 1.0",
+        "scoreboard_open_streams 0.0",
+    ):
+        assert line in text
+    assert (
+        'scoreboard_request_seconds_count{method="GET",route="/api/leaderboard",'
+        'status="200"} 1.0' in text
+    )

@@ -14,6 +14,7 @@ import psycopg
 from app import embedded
 from app.auth import SCOPE_ADMIN, SCOPE_WRITE, mint_token
 from app.errors import ScoreboardError
+from app.logs import configure_logging
 from app.migrate import migrate
 from app.queries import SQL_DIR, psycopg_query
 from app.settings import PREFIX, Settings
@@ -149,8 +150,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     """Runs one subcommand; a bad setting or input ends with a one-line message."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     args = parser().parse_args(argv)
+    configure_logging(os.environ.get(f"{PREFIX}LOG_FORMAT", "auto"))
     try:
         args.run(args, Settings.from_env())
     except ScoreboardError as exc:

@@ -21,6 +21,7 @@ from app.auth import TokenVerifier
 from app.db import create_pool, session_settings
 from app.errors import ScoreboardError, SettingsError
 from app.limits import RateLimiter
+from app.logs import configure_logging
 from app.metrics import Metrics
 from app.ranks import RankCache
 from app.settings import Settings
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         raise SettingsError("SCOREBOARD_DATABASE_URL is not set (scoreboard serve sets it)")
     if settings.uses_secret and not settings.jwt_secret:
         raise SettingsError("SCOREBOARD_JWT_SECRET is not set")
+    configure_logging(settings.log_format)
     verifier = TokenVerifier(settings)
     metrics_ = Metrics()
 
@@ -175,5 +177,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[metrics_.middleware],
         state=State({"metrics": metrics_}),
         openapi_config=OpenAPIConfig(title="Scoreboard", version="0.1.0", path="/schema"),
+        logging_config=None,
         debug=False,
     )

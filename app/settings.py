@@ -61,6 +61,7 @@ class Settings:
     stream_send_timeout_seconds: float = 10.0
     listener_probe_seconds: float = 5.0
     db_pool_size: int = 10
+    log_format: Literal["auto", "json", "text"] = "auto"
 
     def __post_init__(self) -> None:
         for name in POSITIVE:
@@ -83,6 +84,10 @@ class Settings:
                 raise SettingsError(
                     f"{PREFIX}TRUSTED_PROXIES has {proxy!r}, not an address or network"
                 ) from None
+        if self.log_format not in ("auto", "json", "text"):
+            raise SettingsError(
+                f"{PREFIX}LOG_FORMAT={self.log_format!r}: choose auto, json or text"
+            )
         self._check_keys()
 
     def _check_keys(self) -> None:

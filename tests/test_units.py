@@ -164,3 +164,23 @@ def test_the_client_address_is_the_socket_unless_a_trusted_proxy_forwards() -> N
     assert client_address(connection("10.0.0.2", "spoofed, 5.6.7.8"), proxies) == "5.6.7.8"
     assert client_address(connection("10.0.0.2", "not-an-ip"), proxies) == "10.0.0.2"
     assert client_address(connection("10.0.0.2"), proxies) == "10.0.0.2"
+
+
+def test_log_records_become_one_json_object_with_event_and_fields() -> None:
+    import logging
+
+    from app.logs import JsonFormatter
+
+    record = logging.LogRecord(
+        "notify.listener",
+        logging.WARNING,
+        __file__,
+        1,
+        "listener_lost error=%s retry_in=%.1fs",
+        ("OSError", 0.4),
+        None,
+    )
+    line = json.loads(JsonFormatter().format(record))
+    assert line["event"] == "listener_lost"
+    assert (line["error"], line["retry_in"], line["level"]) == ("OSError", "0.4s", "warning")
+    assert line["logger"] == "notify.listener" and "message" not in line

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+import uuid
 
 import httpx
 
@@ -109,3 +110,57 @@ def test_metrics_count_completions_streams_and_requests(server: Server) -> None:
         'scoreboard_request_seconds_count{method="GET",route="/api/leaderboard",'
         'status="200"} 1.0' in text
     )
+
+
+async def test_a_reconnect_with_an_older_version_gets_the_current_board_at_once(
+    server: Server,
+) -> None:
+    complete(server, server.token("ann"), "lesson-1")
+    async with EventStream(f"{server.url}/api/leaderboard/stream") as stream:
+        old = await stream.next_event()
+    complete(server, server.token("bob"), "lesson-2")
+    headers = {"Last-Event-ID": old.id or ""}
+    async with EventStream(f"{server.url}/api/leaderboard/stream", headers) as again:
+        current = await again.next_event(timeout=1)
+
+    assert int(current.id or 0) > int(old.id or 0)
+    assert [e["user_id"] for e in current.json["entries"]] == ["bob", "ann"]
+
+
+async def test_the_database_away_answers_503_with_retry_after_never_500(
+    server: Server,
+) -> None:
+    """While the database restarts, completions get 503 and the stream keeps its board;
+    afterwards a client retrying with the same completion_id is counted exactly once."""
+    from app import embedded
+    from tests.conftest import TEST_DATA_DIR
+
+    cluster = embedded.EmbeddedPostgres(embedded.cluster_root(TEST_DATA_DIR))
+    token = server.token("ann")
+    key = str(uuid.uuid4())
+    async with EventStream(f"{server.url}/api/leaderboard/stream") as stream:
+        await stream.next_event()
+        await asyncio.to_thread(cluster.stop, "immediate")
+        try:
+            while_away = complete(server, token, "lesson-4", key)
+            board_away = httpx.get(f"{server.url}/api/leaderboard")
+        finally:
+            await asyncio.to_thread(cluster.start)
+        statuses = [while_away.status_code]
+        deadline = time.monotonic() + 10
+        while statuses[-1] != 201 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            statuses.append(complete(server, token, "lesson-4", key).status_code)
+        change = await stream.next_event(timeout=5)
+
+    assert while_away.status_code == 503 and int(while_away.headers["retry-after"]) >= 1
+    assert board_away.status_code == 503
+    assert set(statuses) <= {503, 201} and statuses[-1] == 201
+    assert change.json["entries"][0] == {
+        "rank": 1,
+        "user_id": "ann",
+        "display_name": "ann",
+        "points": 40,
+    }
+    again = complete(server, token, "lesson-4", key)
+    assert again.status_code == 200

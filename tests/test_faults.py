@@ -179,3 +179,61 @@ async def test_a_stalled_listening_connection_is_replaced_within_10_s(
     assert noticed < 10
     assert posted.status_code == 201
     assert change.json["entries"][0]["user_id"] == "ann"
+
+
+async def test_a_database_restart_under_load_loses_and_doubles_nothing(
+    server_factory: ServerFactory, db_url: str
+) -> None:
+    """Clients keep posting, retrying each completion with its own completion_id until it
+    is acknowledged, while the database restarts: no answer is a 500, every completion is
+    acknowledged in the end, and each is recorded exactly once."""
+    import uuid
+
+    import psycopg
+
+    from app import embedded
+    from tests.conftest import TEST_DATA_DIR
+
+    with psycopg.connect(db_url) as conn:
+        for i in range(60):
+            conn.execute("insert into scoreboard.lessons values (%s, 'Load', 1)", (f"r{i}",))
+    server = await asyncio.to_thread(server_factory.start)
+    cluster = embedded.EmbeddedPostgres(embedded.cluster_root(TEST_DATA_DIR))
+    statuses: list[int] = []
+
+    async def learner(name: str, client: httpx.AsyncClient) -> int:
+        headers = {"Authorization": f"Bearer {server.token(name)}"}
+        acknowledged = 0
+        for i in range(60):
+            body = {"completion_id": str(uuid.uuid4()), "lesson_id": f"r{i}"}
+            while True:
+                answer = await client.post(
+                    f"{server.url}/api/completions", json=body, headers=headers
+                )
+                statuses.append(answer.status_code)
+                if answer.status_code in (200, 201):
+                    acknowledged += 1
+                    break
+                await asyncio.sleep(0.05)
+        return acknowledged
+
+    async def restart() -> None:
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(cluster.stop, "immediate")
+        await asyncio.sleep(1)
+        await asyncio.to_thread(cluster.start)
+
+    async with httpx.AsyncClient(timeout=15) as client:
+        results = await asyncio.gather(
+            restart(), *(learner(f"load-{n}", client) for n in range(3))
+        )
+    with psycopg.connect(db_url) as conn:
+        recorded = conn.execute(
+            "select count(*), count(distinct completion_id) from scoreboard.score_events"
+        ).fetchone()
+
+    assert 500 not in statuses
+    assert 503 in statuses, "the restart happened while completions were posted"
+    assert set(statuses) <= {200, 201, 503}
+    assert results[1:] == [60, 60, 60]
+    assert recorded == (180, 180)

@@ -100,6 +100,8 @@ class Bench:
             "SCOREBOARD_RATE_LIMIT_PER_LEARNER": str(10**9),
             "SCOREBOARD_RATE_LIMIT_PER_ADDRESS": str(10**9),
             "SCOREBOARD_MAX_POINTS_PER_HOUR": str(10**9),
+            # Every simulated browser comes from 127.0.0.1.
+            "SCOREBOARD_STREAMS_PER_ADDRESS": str(10**6),
             "SCOREBOARD_DB_POOL_SIZE": str(max(4, CLIENTS // workers)),
         }
         process = subprocess.Popen(

@@ -151,7 +151,7 @@ def test_dropping_old_chunks_keeps_totals_and_boards(db_url: str) -> None:
         events = conn.execute("select user_id from scoreboard.score_events").fetchall()
     assert len(dropped) == 1
     assert events == [("new",)]
-    assert after == before and [e["user_id"] for e in after[0]] == ["old", "new"]  # type: ignore[index]
+    assert after == before and [e["user_id"] for e in after[0]] == ["old", "new"]
 
 
 def test_the_analyst_role_cannot_write(analyst: psycopg.Connection) -> None:

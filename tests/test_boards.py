@@ -42,7 +42,7 @@ def board(conn: psycopg.Connection, name: str) -> tuple[str, int, list[tuple[str
 def test_a_new_day_starts_empty_and_late_events_keep_to_their_day(
     conn: psycopg.Connection,
 ) -> None:
-    today = conn.execute("select date_trunc('day', now(), 'UTC')").fetchone()[0]  # type: ignore[index]
+    today = conn.execute("select date_trunc('day', now(), 'UTC')").fetchone()[0]
     tomorrow = today + dt.timedelta(days=1)
     conn.execute(EVENT, (today + dt.timedelta(hours=23, minutes=59), "ann", 30))
     _, before_roll, entries_today = board(conn, "day")

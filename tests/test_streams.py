@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import time
 import uuid
 
+import asyncpg
 import httpx
 
 from tests.conftest import Server, ServerFactory
@@ -164,3 +166,118 @@ async def test_the_database_away_answers_503_with_retry_after_never_500(
     }
     again = complete(server, token, "lesson-4", key)
     assert again.status_code == 200
+
+
+def resident_bytes(pid: int) -> int:
+    """The resident memory of a process, from /proc."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise LookupError("no VmRSS line")
+
+
+def open_streams(server: Server) -> float:
+    for line in httpx.get(f"{server.url}/metrics").text.splitlines():
+        if line.startswith("scoreboard_open_streams "):
+            return float(line.split()[1])
+    raise LookupError("no scoreboard_open_streams metric")
+
+
+def stalled_stream(server: Server) -> socket.socket:
+    """Opens a stream whose client reads nothing after the request: a tiny receive window
+    makes the server's sends block as soon as the kernel buffers fill."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    sock.connect(("127.0.0.1", server.port))
+    sock.sendall(
+        b"GET /api/leaderboard/stream HTTP/1.1\r\n"
+        b"Host: scoreboard\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    return sock
+
+
+async def test_a_stalled_client_is_dropped_and_slows_no_one(
+    server_factory: ServerFactory, db_url: str, lessons: dict[str, int]
+) -> None:
+    """A client that stops reading is dropped after the send timeout; a reading client
+    keeps getting every newest board meanwhile, and server memory stays flat."""
+    server = server_factory.start(stream_send_timeout_seconds=1.0)
+    assert server.process is not None
+    conn = await asyncpg.connect(db_url)
+    leaders = [f"learner-{i}" for i in range(10)]
+    for user in leaders:
+        await conn.fetchrow(
+            "select * from scoreboard.record_completion_v2("
+            "gen_random_uuid(), $1, $2, 'lesson-1', now(), 'd', $1, 100000)",
+            user,
+            user.ljust(64, "x"),
+        )
+    stalled = stalled_stream(server)
+    try:
+        async with EventStream(f"{server.url}/api/leaderboard/stream") as reader:
+            await reader.next_event()
+            await asyncio.sleep(0.2)
+            assert open_streams(server) == 2
+            memory_before = resident_bytes(server.process.pid)
+
+            changes, sent_bytes, dropped_after = 0, 0, None
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and (dropped_after is None or changes < 3000):
+                for _ in range(100):
+                    await conn.execute(
+                        "insert into scoreboard.score_events "
+                        "(time, user_id, points, kind, actor, reason) "
+                        "values (now(), $1, 1, 'correction', 'test-admin', 'stall test')",
+                        leaders[changes % 10],
+                    )
+                    changes += 1
+                latest = await reader.next_event(timeout=2)
+                while int(latest.id or 0) < await conn.fetchval(
+                    "select version from scoreboard.boards where board = 'all'"
+                ):
+                    latest = await reader.next_event(timeout=2)
+                sent_bytes += 100 * len(latest.data)
+                if dropped_after is None and open_streams(server) == 1:
+                    dropped_after = changes
+            memory_after = resident_bytes(server.process.pid)
+    finally:
+        stalled.close()
+        await conn.close()
+
+    assert dropped_after is not None, f"the stalled client was still open after {changes}"
+    assert memory_after - memory_before < sent_bytes / 2, (
+        f"memory grew {memory_after - memory_before} bytes while {sent_bytes} were sent"
+    )
+
+
+async def test_a_completion_in_flight_at_sigterm_finishes_and_is_recorded(
+    server: Server, db_url: str
+) -> None:
+    """SIGTERM while a completion waits in the database: it still gets its 201, is
+    recorded once, and the process then exits."""
+    assert server.process is not None
+    holder = await asyncpg.connect(db_url)
+    await holder.execute("select pg_advisory_lock(7426, hashtext('ann'))")
+    key = str(uuid.uuid4())
+    try:
+        in_flight = asyncio.create_task(
+            asyncio.to_thread(complete, server, server.token("ann"), "lesson-5", key)
+        )
+        await asyncio.sleep(0.5)
+        assert not in_flight.done(), "the completion waits for the learner's lock"
+        server.process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        await holder.execute("select pg_advisory_unlock(7426, hashtext('ann'))")
+        response = await in_flight
+        exit_code = await asyncio.to_thread(server.process.wait, 10)
+        recorded = await holder.fetchval(
+            "select count(*) from scoreboard.score_events where user_id = 'ann'"
+        )
+    finally:
+        await holder.close()
+
+    assert response.status_code == 201
+    assert response.json()["completion_id"] == key
+    assert recorded == 1
+    assert exit_code in (0, -signal.SIGTERM)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
@@ -57,3 +60,144 @@ async def test_the_page_shows_the_board_and_moves_within_a_second(
         "70",
     ]
     assert await page.locator("#board img").count() == 0, "names are text, never markup"
+
+
+def complete_days_ago(db_url: str, user: str, lesson: str, hours: int) -> None:
+    """Records a completion that happened `hours` ago (sent late, as a phone offline does)."""
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "select * from scoreboard.record_completion_v2(gen_random_uuid(), %s, %s, %s, "
+            "now() - make_interval(hours => %s), 'digest', %s, 100000)",
+            (user, user.title(), lesson, hours, user),
+        )
+
+
+async def test_the_tabs_switch_between_today_this_week_and_all_time(
+    server: Server, browser: Browser, db_url: str
+) -> None:
+    complete_days_ago(db_url, "vera", "lesson-9", 60)
+    complete(server, server.token("ann", name="Ann"), "lesson-3")
+    page = await browser.new_page()
+    await page.goto(server.url)
+    rows = page.locator("#board tbody tr")
+    all_time, today = (
+        page.get_by_role("tab", name="All time"),
+        page.get_by_role("tab", name="Today"),
+    )
+    await expect(all_time).to_have_attribute("aria-selected", "true")
+    await expect(rows).to_have_count(2)
+    await expect(rows.first).to_contain_text("Vera")
+
+    await today.click()
+    await expect(today).to_have_attribute("aria-selected", "true")
+    await expect(all_time).to_have_attribute("aria-selected", "false")
+    await expect(page.locator("#board caption")).to_have_text("Today (UTC)")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("Ann")
+    assert "board=day" in page.url
+
+    complete(server, server.token("bob", name="Bob"), "lesson-7")
+    await expect(rows).to_have_count(2, timeout=1000)
+    await expect(rows.first).to_contain_text("Bob")
+
+    await today.press("ArrowRight")
+    week = page.get_by_role("tab", name="This week")
+    await expect(week).to_be_focused()
+    await expect(week).to_have_attribute("aria-selected", "true")
+    await expect(page.locator("#board caption")).to_have_text("This week (UTC)")
+    await page.reload()
+    await expect(week).to_have_attribute("aria-selected", "true")
+    await expect(page.locator("#board tbody")).to_contain_text("Bob")  # Vera: this week or not
+
+
+async def test_the_page_shows_reconnecting_while_the_server_restarts(
+    server: Server, browser: Browser
+) -> None:
+    page = await browser.new_page()
+    await page.goto(server.url)
+    state = page.locator("#connection")
+    await expect(state).to_have_attribute("data-state", "live")
+
+    await asyncio.to_thread(server.stop)
+    await expect(state).to_have_attribute("data-state", "reconnecting", timeout=5000)
+    await expect(state).to_have_text("Reconnecting…")
+    await asyncio.to_thread(server.start)
+    await expect(state).to_have_attribute("data-state", "live", timeout=10000)
+
+    complete(server, server.token("ann", name="Ann"), "lesson-2")
+    await expect(page.locator("#board tbody tr")).to_have_count(1, timeout=1000)
+
+
+async def test_the_viewer_sees_their_own_row_and_place(server: Server, browser: Browser) -> None:
+    """`?me=` highlights the viewer in the top 10, or tells their place below it."""
+    for i in range(1, 12):
+        complete(server, server.token(f"l{i:02}", name=f"Learner {i}"), f"lesson-{12 - i}")
+    page = await browser.new_page()
+
+    await page.goto(f"{server.url}/?me=l02")
+    mine = page.locator("#board tbody tr.me")
+    await expect(mine).to_have_count(1)
+    await expect(mine).to_have_attribute("aria-current", "true")
+    await expect(mine).to_have_attribute("data-user-id", "l02")
+    await expect(mine.locator("td").nth(1)).to_have_text("Learner 2 you")
+    await expect(page.locator("#mine")).to_have_text("You are 2nd with 100 points.")
+
+    await page.goto(f"{server.url}/?me=l11")
+    await expect(page.locator("#board tbody tr")).to_have_count(10)
+    await expect(page.locator("#board tbody tr.me")).to_have_count(0)
+    await expect(page.locator("#mine")).to_have_text("You are 11th with 10 points.")
+
+
+RECORD_NEXT_RENDER = """
+() => new Promise((resolve) => {
+  const body = document.querySelector("#board tbody");
+  new MutationObserver((_, observer) => {
+    observer.disconnect();
+    requestAnimationFrame(() => resolve([...body.rows].map((tr) => ({
+      user: tr.dataset.userId,
+      classes: tr.className,
+      running: tr.getAnimations({ subtree: true })
+        .map((a) => a.transitionProperty || a.animationName),
+    }))));
+  }).observe(body, { childList: true });
+})
+"""
+
+
+async def test_a_rank_change_is_animated_and_told_to_screen_readers(
+    server: Server, browser: Browser
+) -> None:
+    complete(server, server.token("ann", name="Ann"), "lesson-3")
+    complete(server, server.token("bob", name="Bob"), "lesson-2")
+    page = await browser.new_page()
+    await page.goto(server.url)
+    await expect(page.locator("#board tbody tr")).to_have_count(2)
+    headers = page.get_by_role("table").get_by_role("columnheader")
+    assert await headers.all_inner_texts() == ["Rank", "Learner", "Points"]
+    assert await page.locator("#announcer").get_attribute("aria-live") == "polite"
+
+    next_render = asyncio.create_task(page.evaluate(RECORD_NEXT_RENDER))
+    await asyncio.sleep(0.2)
+    complete(server, server.token("bob", name="Bob"), "lesson-4")
+    rows = {row["user"]: row for row in await asyncio.wait_for(next_render, 2)}
+
+    assert rows["bob"]["classes"] == "rose"
+    assert "transform" in rows["bob"]["running"] and "rose" in rows["bob"]["running"]
+    assert rows["ann"]["classes"] == "fell" and "transform" in rows["ann"]["running"]
+    await expect(page.locator("#announcer")).to_have_text("Bob moved up to 1st.")
+
+
+async def test_the_page_fits_a_phone_screen(server: Server, browser: Browser) -> None:
+    name = "Maximiliana " * 5 + "Long"
+    complete(server, server.token("max", name=name[:64]), "lesson-12")
+    page = await browser.new_page(viewport={"width": 360, "height": 640}, is_mobile=True)
+    await page.goto(server.url)
+    await expect(page.locator("#board tbody tr")).to_have_count(1)
+
+    overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page is {overflow} px wider than the phone"
+    for tab in await page.get_by_role("tab").all():
+        await expect(tab).to_be_in_viewport()
+    assert re.fullmatch(r"120", (await page.locator("#board td").nth(2).inner_text()).strip())

@@ -1,4 +1,4 @@
-"""The `scoreboard` command: serve, migrate, mint a token, manage lessons and services."""
+"""The `scoreboard` command: serve, migrate, demo, mint a token, manage lessons and services."""
 
 from __future__ import annotations
 
@@ -105,6 +105,20 @@ def cmd_lesson(args: argparse.Namespace, settings: Settings) -> None:
     print(f"lesson {row[0]!r} ({row[1]}) is worth {row[2]} points" if row else "no change")
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
+    from app.demo import Demo
+
+    settings = replace(settings, jwt_secret=jwt_secret(settings))
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    demo = Demo(url, settings, args.learners, args.per_second, args.seed)
+    try:
+        recorded = demo.run(args.seconds)
+    except KeyboardInterrupt:
+        print("\ndemo: stopped")
+        return
+    print(f"demo: {recorded} completion(s) recorded")
+
+
 def cmd_services(args: argparse.Namespace, settings: Settings) -> None:
     if args.action == "stop":
         embedded.stop_services(settings.data_dir)
@@ -142,6 +156,17 @@ def parser() -> argparse.ArgumentParser:
     lesson.add_argument("--title", required=True)
     lesson.add_argument("--points", type=int, required=True)
     lesson.set_defaults(run=cmd_lesson)
+    demo = sub.add_parser(
+        "demo", help="simulated learners completing lessons through the API of a running service"
+    )
+    demo.add_argument("--url", help="the service (default: SCOREBOARD_HOST and SCOREBOARD_PORT)")
+    demo.add_argument("--learners", type=int, default=12, help="how many learners (1 to 16)")
+    demo.add_argument(
+        "--per-second", type=float, default=2.0, help="completions a second, on average"
+    )
+    demo.add_argument("--seconds", type=float, help="stop after this long (default: never)")
+    demo.add_argument("--seed", type=int, help="repeat the same run")
+    demo.set_defaults(run=cmd_demo)
     services = sub.add_parser("services", help="start or stop the embedded services")
     services.add_argument("action", choices=["start", "stop"])
     services.set_defaults(run=cmd_services)

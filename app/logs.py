@@ -48,4 +48,5 @@ def configure_logging(log_format: str = "auto", level: int = logging.INFO) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("yoyo").setLevel(logging.WARNING)
+    for chatty in ("yoyo", "httpx", "httpcore"):  # a line per request or step is noise here
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -101,11 +102,16 @@ async def page() -> Response[bytes]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     """Builds the app; shared parts start with the app and stop with it."""
-    settings = settings or Settings.from_env()
-    if not settings.database_url:
-        raise SettingsError("SCOREBOARD_DATABASE_URL is not set (scoreboard serve sets it)")
-    if settings.uses_secret and not settings.jwt_secret:
-        raise SettingsError("SCOREBOARD_JWT_SECRET is not set")
+    try:
+        settings = settings or Settings.from_env()
+        if not settings.database_url:
+            raise SettingsError("SCOREBOARD_DATABASE_URL is not set (scoreboard serve sets it)")
+        if settings.uses_secret and not settings.jwt_secret:
+            raise SettingsError("SCOREBOARD_JWT_SECRET is not set")
+    except SettingsError as exc:
+        # Started by uvicorn (as in the container): one plain line, not a traceback.
+        print(f"scoreboard: bad setting: {exc.message}", file=sys.stderr)
+        raise SystemExit(2) from None
     configure_logging(settings.log_format)
     verifier = TokenVerifier(settings)
     metrics_ = Metrics()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -119,6 +120,16 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Reads the settings from the environment; a bad value raises SettingsError."""
         env = os.environ if environ is None else environ
+        known = {PREFIX + f.name.upper() for f in fields(cls)}
+        for name in sorted(env):
+            if name.startswith(PREFIX) and name not in known:
+                stems = [k.removeprefix(PREFIX) for k in known]
+                close = difflib.get_close_matches(name.removeprefix(PREFIX), stems, 1, 0.7)
+                hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
+                raise SettingsError(
+                    f"{name} is not a setting of the service{hint}; "
+                    "the README's Configuration table lists them all"
+                )
         values: dict[str, object] = {}
         for f in fields(cls):
             raw = env.get(PREFIX + f.name.upper())

@@ -4,7 +4,7 @@
 # Only Debian's package mirrors are used, read from this machine's apt sources.
 set -euo pipefail
 
-pg_major=${SCOREBOARD_PG_MAJOR:-15}
+pg_major=${TIMESCALEDB_PG_MAJOR:-15}
 pg_config=/usr/lib/postgresql/$pg_major/bin/pg_config
 if [ -f "/usr/share/postgresql/$pg_major/extension/timescaledb.control" ]; then
   echo "scoreboard: TimescaleDB already installed for PostgreSQL $pg_major"

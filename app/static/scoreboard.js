@@ -10,6 +10,7 @@ const viewer = params.get("me");
 const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
 const ordinals = new Intl.PluralRules("en", { type: "ordinal" });
 const SUFFIXES = { one: "st", two: "nd", few: "rd", other: "th" };
+const VIEWER_REFRESH_MS = 15000;
 
 const table = document.getElementById("board");
 const body = table.querySelector("tbody");
@@ -25,6 +26,7 @@ let source = null;
 let shown = null; // user id -> entry on screen; null until this board's first snapshot
 let retryTimer = 0;
 let mineTimer = 0;
+let mineAskedAt = -Infinity;
 
 const ordinal = (n) => `${n}${SUFFIXES[ordinals.select(n)]}`;
 const points = (n) => `${n.toLocaleString("en")} ${n === 1 ? "point" : "points"}`;
@@ -116,7 +118,8 @@ function setMine(text) {
 }
 
 // The viewer's place: from the snapshot when they are in it, otherwise asked of the rank
-// route, at most once a second and after a random delay so that browsers do not ask at once.
+// route: soon after the board is shown, then at most every VIEWER_REFRESH_MS while it
+// changes, each time after a random delay so that thousands of browsers do not ask at once.
 function showViewer(snapshot) {
   if (!viewer) return;
   const entry = snapshot.entries.find((e) => e.user_id === viewer);
@@ -126,8 +129,10 @@ function showViewer(snapshot) {
   }
   if (mineTimer) return;
   const asked = board;
+  const due = Math.max(0, mineAskedAt + VIEWER_REFRESH_MS - performance.now());
   mineTimer = setTimeout(async () => {
     mineTimer = 0;
+    mineAskedAt = performance.now();
     try {
       const url = `/api/users/${encodeURIComponent(viewer)}/rank?board=${asked}&neighbours=0`;
       const response = await fetch(url);
@@ -140,7 +145,7 @@ function showViewer(snapshot) {
     } catch {
       // offline: the connection state already says so, and the next snapshot asks again
     }
-  }, 300 + Math.random() * 700);
+  }, due + 300 + Math.random() * 700);
 }
 
 function connect() {
@@ -186,6 +191,9 @@ function select(next, { focus = false, remember = true } = {}) {
   body.replaceChildren();
   empty.hidden = true;
   mine.hidden = true;
+  clearTimeout(mineTimer);
+  mineTimer = 0;
+  mineAskedAt = -Infinity;
   delete table.dataset.version;
   setConnection("connecting", "Connecting…");
   connect();

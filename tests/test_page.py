@@ -42,9 +42,12 @@ async def test_the_page_shows_the_board_and_moves_within_a_second(
 ) -> None:
     complete(server, server.token("ann", name="Ann"), "lesson-3")
     page = await browser.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     await page.goto(server.url)
     rows = page.locator("#board tbody tr")
     await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    assert requested and all(url.startswith(f"{server.url}/") for url in requested), requested
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("Ann")
 

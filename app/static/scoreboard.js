@@ -3,14 +3,18 @@
 "use strict";
 
 const CAPTIONS = { day: "Today (UTC)", week: "This week (UTC)", all: "All time" };
+const SUFFIXES = { one: "st", two: "nd", few: "rd", other: "th" };
+const VIEWER_REFRESH_MS = 15000; // the viewer's place outside the top 10, at most this often
+const ANNOUNCE_EVERY_MS = 10000; // the live region speaks at most this often
+const RETRY_MAX_MS = 60000; // after refused connections, wait at most this long
+const REVIVE_AFTER_HIDDEN_MS = 30000; // a phone may have let the connection die meanwhile
+
 const params = new URLSearchParams(location.search);
 // The embedding site may say who is watching (`?me=<user id>`): their row is highlighted and
 // their own place shown below the board. It is only a highlight, never a credential.
 const viewer = params.get("me");
 const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
 const ordinals = new Intl.PluralRules("en", { type: "ordinal" });
-const SUFFIXES = { one: "st", two: "nd", few: "rd", other: "th" };
-const VIEWER_REFRESH_MS = 15000;
 
 const table = document.getElementById("board");
 const body = table.querySelector("tbody");
@@ -21,17 +25,25 @@ const empty = document.getElementById("empty");
 const mine = document.getElementById("mine");
 const tabs = [...document.querySelectorAll('[role="tab"]')];
 
-let board = CAPTIONS[params.get("board")] ? params.get("board") : "all";
+const isBoard = (name) => Object.hasOwn(CAPTIONS, name ?? "");
+let board = isBoard(params.get("board")) ? params.get("board") : "all";
 let source = null;
-let shown = null; // user id -> entry on screen; null until this board's first snapshot
+let shown = null; // the snapshot on screen, with `byUser`; null until this board's first one
+let generation = 0; // bumped whenever the board on screen is replaced by another
 let retryTimer = 0;
+let retries = 0;
 let mineTimer = 0;
 let mineAskedAt = -Infinity;
+let news = new Map(); // user id -> what happened to them, not yet announced
+let newsTimer = 0;
+let announcedAt = -Infinity;
+let hiddenAt = null;
 
 const ordinal = (n) => `${n}${SUFFIXES[ordinals.select(n)]}`;
 const points = (n) => `${n.toLocaleString("en")} ${n === 1 ? "point" : "points"}`;
 
 function setConnection(state, text) {
+  if (connection.dataset.state === state) return; // a status region speaks on each change
   connection.dataset.state = state;
   connection.textContent = text;
 }
@@ -45,7 +57,10 @@ function cell(text) {
 function row(entry, before) {
   const tr = document.createElement("tr");
   tr.dataset.userId = entry.user_id;
-  const name = cell(entry.display_name);
+  const name = document.createElement("td");
+  const isolated = document.createElement("bdi"); // a right-to-left name keeps to itself
+  isolated.textContent = entry.display_name;
+  name.append(isolated);
   tr.append(cell(String(entry.rank)), name, cell(entry.points.toLocaleString("en")));
   if (entry.user_id === viewer) {
     tr.classList.add("me");
@@ -83,32 +98,45 @@ function slide(rows, tops) {
   }
 }
 
-// What changed, in words, for the polite live region: the biggest moves first, at most three.
-function describe(before, entries) {
-  const news = [];
+// What happened to each learner, in words; the newest news of a learner replaces older.
+function collectNews(byUser, entries) {
   for (const entry of entries) {
-    const was = before.get(entry.user_id);
-    if (!was) news.push(`${entry.display_name} entered the top 10 at ${ordinal(entry.rank)}`);
-    else if (entry.rank < was.rank)
-      news.push(`${entry.display_name} moved up to ${ordinal(entry.rank)}`);
+    const was = byUser.get(entry.user_id);
+    const name = entry.display_name;
+    if (!was) news.set(entry.user_id, `${name} entered the top 10 at ${ordinal(entry.rank)}`);
+    else if (entry.rank < was.rank) news.set(entry.user_id, `${name} moved up to ${ordinal(entry.rank)}`);
     else if (entry.rank === was.rank && entry.points !== was.points)
-      news.push(`${entry.display_name} now has ${points(entry.points)}`);
+      news.set(entry.user_id, `${name} now has ${points(entry.points)}`);
   }
-  return news.slice(0, 3).join(". ");
+}
+
+// The polite live region says at most three things, at most every ANNOUNCE_EVERY_MS, so a
+// busy board does not talk without end.
+function announce() {
+  if (!news.size || newsTimer) return;
+  const wait = Math.max(0, announcedAt + ANNOUNCE_EVERY_MS - performance.now());
+  newsTimer = setTimeout(() => {
+    newsTimer = 0;
+    announcedAt = performance.now();
+    announcer.textContent = `${[...news.values()].slice(0, 3).join(". ")}.`;
+    news = new Map();
+  }, wait);
 }
 
 function render(snapshot) {
+  if (shown && snapshot.period_start !== shown.period_start) shown = null; // a new day or week
+  if (shown && snapshot.version <= shown.version) return; // older news from another replica
   const tops = new Map([...body.rows].map((tr) => [tr.dataset.userId, tr.getBoundingClientRect().top]));
-  const rows = snapshot.entries.map((entry) => row(entry, shown?.get(entry.user_id)));
+  const rows = snapshot.entries.map((entry) => row(entry, shown?.byUser.get(entry.user_id)));
   body.replaceChildren(...rows);
-  slide(rows, tops);
+  if (shown) slide(rows, tops);
   empty.hidden = rows.length > 0;
   table.dataset.version = String(snapshot.version);
   if (shown) {
-    const news = describe(shown, snapshot.entries);
-    if (news) announcer.textContent = `${news}.`;
+    collectNews(shown.byUser, snapshot.entries);
+    announce();
   }
-  shown = new Map(snapshot.entries.map((entry) => [entry.user_id, entry]));
+  shown = { ...snapshot, byUser: new Map(snapshot.entries.map((e) => [e.user_id, e])) };
   showViewer(snapshot);
 }
 
@@ -124,27 +152,32 @@ function showViewer(snapshot) {
   if (!viewer) return;
   const entry = snapshot.entries.find((e) => e.user_id === viewer);
   if (entry) {
+    clearTimeout(mineTimer);
+    mineTimer = 0;
     setMine(`You are ${ordinal(entry.rank)} with ${points(entry.points)}.`);
     return;
   }
   if (mineTimer) return;
-  const asked = board;
+  const asked = generation;
   const due = Math.max(0, mineAskedAt + VIEWER_REFRESH_MS - performance.now());
   mineTimer = setTimeout(async () => {
     mineTimer = 0;
     mineAskedAt = performance.now();
+    const url = `/api/users/${encodeURIComponent(viewer)}/rank?board=${board}&neighbours=0`;
+    let text;
     try {
-      const url = `/api/users/${encodeURIComponent(viewer)}/rank?board=${asked}&neighbours=0`;
       const response = await fetch(url);
-      if (asked !== board) return;
-      if (response.status === 404) setMine("Complete a lesson to join the board.");
-      if (!response.ok) return;
-      const info = await response.json();
-      setMine(info.rank ? `You are ${ordinal(info.rank)} with ${points(info.points)}.`
-                        : "No points yet in this period.");
+      if (response.status === 404) text = "Complete a lesson to join the board.";
+      else if (response.ok) {
+        const info = await response.json();
+        text = info.rank ? `You are ${ordinal(info.rank)} with ${points(info.points)}.`
+                         : "No points yet in this period.";
+      }
     } catch {
       // offline: the connection state already says so, and the next snapshot asks again
     }
+    // Another board, or the viewer's row, may have come meanwhile: then this is stale.
+    if (text && asked === generation && !shown?.byUser.has(viewer)) setMine(text);
   }, due + 300 + Math.random() * 700);
 }
 
@@ -153,14 +186,18 @@ function connect() {
   if (source) source.close();
   const opened = new EventSource(`/api/leaderboard/stream?board=${board}`);
   source = opened;
-  opened.addEventListener("open", () => setConnection("live", "Live"));
+  opened.addEventListener("open", () => {
+    retries = 0;
+    setConnection("live", "Live");
+  });
   opened.addEventListener("error", () => {
     if (opened !== source) return;
     setConnection("reconnecting", "Reconnecting…");
     // The browser retries by itself after a network error, but gives up for good after an
-    // error status (a proxy's 502, a 429): then try again here, a little later.
+    // error status (a proxy's 502, a 429): then try again here, waiting longer each time.
     if (opened.readyState === EventSource.CLOSED) {
-      retryTimer = setTimeout(connect, 2000 + Math.random() * 3000);
+      const ceiling = Math.min(RETRY_MAX_MS, 2000 * 2 ** retries++);
+      retryTimer = setTimeout(connect, ceiling / 2 + Math.random() * (ceiling / 2));
     }
   });
   opened.addEventListener("leaderboard", (event) => {
@@ -172,6 +209,7 @@ function connect() {
 
 function select(next, { focus = false, remember = true } = {}) {
   board = next;
+  generation += 1;
   for (const tab of tabs) {
     const chosen = tab.dataset.board === next;
     tab.setAttribute("aria-selected", String(chosen));
@@ -194,7 +232,11 @@ function select(next, { focus = false, remember = true } = {}) {
   clearTimeout(mineTimer);
   mineTimer = 0;
   mineAskedAt = -Infinity;
+  clearTimeout(newsTimer);
+  newsTimer = 0;
+  news = new Map();
   delete table.dataset.version;
+  retries = 0;
   setConnection("connecting", "Connecting…");
   connect();
 }
@@ -209,8 +251,21 @@ tabs.forEach((tab, index) => {
     ];
     if (step === undefined) return;
     event.preventDefault();
-    select(tabs[(index + step + tabs.length) % tabs.length].dataset.board, { focus: true });
+    const target = tabs[(index + step + tabs.length) % tabs.length];
+    if (target.dataset.board === board) target.focus();
+    else select(target.dataset.board, { focus: true });
   });
+});
+
+// A phone puts a page in the background and may let its connection die without a word;
+// coming back after a while, or back online, or from the back-forward cache, start afresh.
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) hiddenAt = performance.now();
+  else if (hiddenAt !== null && performance.now() - hiddenAt > REVIVE_AFTER_HIDDEN_MS) connect();
+});
+addEventListener("online", connect);
+addEventListener("pageshow", (event) => {
+  if (event.persisted && source?.readyState === EventSource.CLOSED) connect();
 });
 
 select(board, { remember: false });

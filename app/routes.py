@@ -34,6 +34,7 @@ LessonId = Annotated[str, msgspec.Meta(pattern=LESSON_PATTERN)]
 LearnerId = Annotated[str, msgspec.Meta(pattern=SUBJECT_PATTERN)]
 FUTURE_LEEWAY = dt.timedelta(seconds=5)
 RETRY_FRAME = b"retry: 2000\n\n"
+HEARTBEAT_FRAME = b": heartbeat\n\n"
 
 
 class CompletionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -201,8 +202,8 @@ async def stream_leaderboard(request: Request, board: Board = "all") -> ASGIApp:
     last_event_id = request.headers.get("last-event-id", "")
     seen = int(last_event_id) if last_event_id.isdigit() else None
     response = EventSourceResponse(
-        board_frames(rt.hub, board, seen),
-        ping=rt.settings.stream_ping_seconds,
+        board_frames(rt.hub, board, seen, rt.settings.stream_ping_seconds),
+        ping=0,  # the heartbeat comes from board_frames: one task fewer per open stream
         send_timeout=rt.settings.stream_send_timeout_seconds,
         sep="\n",
     )
@@ -224,11 +225,14 @@ def counted_stream(counts: dict[str, int], address: str, stream: ASGIApp) -> ASG
     return app
 
 
-async def board_frames(hub: BoardHub, board: str, seen: int | None) -> AsyncIterator[bytes]:
-    """Yields the retry hint, then each new snapshot's frame, encoded once for all clients."""
+async def board_frames(
+    hub: BoardHub, board: str, seen: int | None, heartbeat_seconds: float
+) -> AsyncIterator[bytes]:
+    """Yields the retry hint, then each new snapshot's frame (encoded once for all clients),
+    and a heartbeat comment whenever `heartbeat_seconds` pass without one."""
     yield RETRY_FRAME
-    async for snapshot in hub.follow(board, seen):
-        yield snapshot.frame
+    async for snapshot in hub.follow(board, seen, heartbeat_seconds):
+        yield snapshot.frame if snapshot is not None else HEARTBEAT_FRAME
 
 
 @get("/api/users/{user_id:str}/rank")

@@ -329,9 +329,6 @@ def bench_notify_cost(b: Bench) -> Row:
 
 async def measure_latency(url: str, db: str, settings: Settings, rate: float) -> Row:
     """Probe completions at half the peak load; time from POST to arrival on every stream."""
-    # Probe lessons are worth the most a lesson may be: from its second one on, the
-    # learner `probe` leads every board, so each probe changes the top 10.
-    add_lessons(db, 300, points=PROBE_POINTS, prefix="probe-")
     add_lessons(db, 50, prefix="c")
     port = int(url.rsplit(":", 1)[1])
     streams = [Stream() for _ in range(20)]
@@ -597,6 +594,15 @@ async def measure_recovery(b: Bench, db: str, settings: Settings) -> Row:
     )
 
 
+async def put_probe_on_top(db: str) -> None:
+    """Two probe lessons lift the learner `probe` above the ten seeded leaders, so that
+    each later probe changes the top 10."""
+    connection = await asyncpg.connect(db)
+    for lesson in ("probe-296", "probe-297"):
+        await connection.fetchrow(QUERIES["probe_completion"], uuid.uuid4(), lesson)
+    await connection.close()
+
+
 def _probe_total(db: str) -> int:
     with psycopg.connect(db) as conn:
         row = conn.execute(
@@ -705,6 +711,12 @@ async def run(only: set[str]) -> list[Row]:
         if {"ingest", "latency", "fanout", "recovery"} & only:
             row, db, workers, peak = bench_ingest(b)
             settings = b.settings(db)
+            # Probe lessons are worth the most a lesson may be: from its second one on, the
+            # learner `probe` leads every board, so each probe changes the top 10. Added
+            # here so that any of the rows below may run alone.
+            add_lessons(db, 300, points=PROBE_POINTS, prefix="probe-")
+            if "latency" not in only:  # which would otherwise put the probe on top
+                await put_probe_on_top(db)
             if "ingest" in only:
                 rows.append(row)
             if "latency" in only:

@@ -46,9 +46,10 @@ class BoardHub:
             event.set()
 
     async def follow(
-        self, board: str, seen_version: int | None = None
-    ) -> AsyncIterator[BoardSnapshot]:
-        """Yields each newer snapshot of a board, starting with the current one if unseen."""
+        self, board: str, seen_version: int | None = None, idle_seconds: float | None = None
+    ) -> AsyncIterator[BoardSnapshot | None]:
+        """Yields each newer snapshot of a board, starting with the current one if unseen,
+        and None whenever `idle_seconds` pass without one (time for a heartbeat)."""
         self.streams += 1
         try:
             while not self._closed:
@@ -58,6 +59,10 @@ class BoardHub:
                     seen_version = snapshot.version
                     yield snapshot
                     continue
-                await changed.wait()
+                try:
+                    async with asyncio.timeout(idle_seconds):
+                        await changed.wait()
+                except TimeoutError:
+                    yield None
         finally:
             self.streams -= 1

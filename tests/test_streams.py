@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 import time
@@ -63,6 +64,19 @@ async def test_sigterm_with_open_streams_ends_promptly(
     assert endings == ["EOFError"] * len(streams), "each stream ended cleanly, not cut off"
     assert elapsed < 5, f"the process took {elapsed:.1f} s to stop"
     assert exit_code in (0, -signal.SIGTERM), "uvicorn re-raises the signal it handled"
+
+
+async def test_a_quiet_stream_gets_heartbeat_comments(
+    server_factory: ServerFactory, lessons: dict[str, int]
+) -> None:
+    """Proxies keep a stream open only while bytes flow: a comment comes every ping."""
+    server = server_factory.start(stream_ping_seconds=0.3)
+    async with EventStream(f"{server.url}/api/leaderboard/stream") as stream:
+        await stream.next_event()
+        with contextlib.suppress(TimeoutError):
+            await stream.next_event(timeout=1.35)
+
+    assert 3 <= stream.comments <= 5, "one comment per ping, no more"
 
 
 async def test_open_streams_per_address_are_capped(

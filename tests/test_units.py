@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -73,6 +74,16 @@ async def test_the_hub_keeps_only_newer_versions_and_skips_for_slow_streams() ->
     hub.close()
     with pytest.raises(StopAsyncIteration):
         await anext(stream)
+
+
+async def test_an_idle_stream_is_told_to_send_a_heartbeat() -> None:
+    hub = BoardHub()
+    hub.publish(BoardSnapshot.from_json(board_json(1)))
+    stream = hub.follow("all", seen_version=1, idle_seconds=0.05)
+    assert await asyncio.wait_for(anext(stream), 1) is None
+    hub.publish(BoardSnapshot.from_json(board_json(2)))
+    snapshot = await asyncio.wait_for(anext(stream), 1)
+    assert snapshot is not None and snapshot.version == 2
 
 
 @pytest.mark.parametrize(

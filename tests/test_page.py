@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -207,7 +206,7 @@ async def test_the_page_fits_a_phone_screen(server: Server, browser: Browser) ->
     assert overflow <= 0, f"the page is {overflow} px wider than the phone"
     for tab in await page.get_by_role("tab").all():
         await expect(tab).to_be_in_viewport()
-    assert re.fullmatch(r"120", (await page.locator("#board td").nth(2).inner_text()).strip())
+    await expect(page.locator("#board td").nth(2)).to_have_text("120")
 
 
 async def test_an_error_answer_to_the_stream_is_retried_by_the_page(

@@ -518,16 +518,20 @@ async def bench_rank(b: Bench, learners: int) -> Row:
 
 
 def bench_daily_query(b: Bench, learners: int) -> Row:
-    """Points per day over 90 days: from the per-learner-per-day totals and from raw events."""
+    """Points per day over 90 days: from the points per day the scoring trigger keeps, and
+    from the raw events."""
     db = b.fresh_database("bench_daily")
     with psycopg.connect(db) as conn:
         conn.execute("set session_replication_role = replica")  # bulk load: no scoring trigger
         conn.execute(QUERIES["daily_events"].encode(), {"learners": learners})
         conn.execute(QUERIES["daily_totals"].encode())
     with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute("vacuum analyze scoreboard.score_events, scoreboard.board_totals")
+        conn.execute(
+            "vacuum analyze scoreboard.score_events, scoreboard.board_totals, "
+            "scoreboard.points_per_day_slots"
+        )
         events = conn.execute("select count(*) from scoreboard.score_events").fetchone()
-        queries = {"raw": QUERIES["daily_from_raw"], "aggregate": QUERIES["daily_from_totals"]}
+        queries = {"raw": QUERIES["daily_from_raw"], "aggregate": QUERIES["daily_from_aggregate"]}
         timings = {}
         for name, query_text in queries.items():
             runs = []
@@ -540,7 +544,7 @@ def bench_daily_query(b: Bench, learners: int) -> Row:
     return Row(
         f"90-day daily points over {learners:,} learners",
         ">= 20 x faster from the aggregate",
-        f"{timings['aggregate']:.0f} ms (per-learner-per-day totals)",
+        f"{timings['aggregate']:.1f} ms (points per day, kept by the trigger)",
         f"{timings['raw']:.0f} ms (raw hypertable)",
         f"{speedup:.1f} x",
         speedup >= 20,

@@ -2,7 +2,8 @@
 -- totals of every board exact and refreshes the boards it may change, all in the
 -- transaction that records the completion.
 
--- Applies one score event to the totals of every board (see 010_boards.sql).
+-- Applies one score event to the totals of every board (see 010_boards.sql) and to the
+-- points of its UTC day (see migration 0008).
 create or replace function scoreboard.apply_score_event_v1()
 returns trigger
 language plpgsql
@@ -23,6 +24,11 @@ begin
 
     select l.banned_at is not null into is_banned
       from scoreboard.learners l where l.user_id = new.user_id;
+
+    insert into scoreboard.points_per_day_slots as s (day, slot, points, events)
+    values ((new.time at time zone 'UTC')::date, pg_backend_pid() % 64, new.points, 1)
+    on conflict (day, slot) do update
+       set points = s.points + excluded.points, events = s.events + 1;
 
     foreach board_name in array array['all', 'week', 'day'] loop
         period := scoreboard.period_start(board_name, new.time);

@@ -3,8 +3,10 @@ answers, as the read-only analyst role; and retention that leaves the boards alo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
+import asyncpg
 import psycopg
 import pytest
 
@@ -130,6 +132,52 @@ def test_the_aggregates_exist_with_their_columns(analyst: psycopg.Connection) ->
     assert license_row == ("apache",), "this machine runs the Apache build: plain views"
 
 
+POINTS_FROM_EVENTS = """
+select (time at time zone 'UTC')::date, sum(points), count(*)
+  from scoreboard.score_events group by 1 order by 1
+"""
+POINTS_KEPT = "select day, points, events from scoreboard.points_per_day order by day"
+
+
+def test_points_per_day_are_kept_exact_by_the_scoring_trigger(
+    analyst: psycopg.Connection,
+) -> None:
+    """The per-day view answers what a scan of the events answers, correction included."""
+    kept = analyst.execute(POINTS_KEPT).fetchall()
+    assert kept == analyst.execute(POINTS_FROM_EVENTS).fetchall()
+    assert [(points, events) for _, points, events in kept] == [(10, 1), (55, 4), (20, 1)]
+
+
+async def test_points_per_day_stay_exact_under_concurrent_writers(db_url: str) -> None:
+    """Sessions writing at once add to slots of their own; the sums are still exact."""
+    with psycopg.connect(db_url) as setup:
+        setup.execute(
+            "insert into scoreboard.learners (user_id, display_name) "
+            "select 'w' || i, 'Writer ' || i from generate_series(1, 8) i"
+        )
+
+    async def writer(i: int) -> None:
+        conn = await asyncpg.connect(db_url)
+        for k in range(40):
+            await conn.execute(
+                "insert into scoreboard.score_events (time, user_id, points, kind, actor, "
+                "reason) values (now() - make_interval(days => $2), $1, $3, 'correction', "
+                "'seed', 'concurrency')",
+                f"w{i}",
+                k % 3,
+                (k % 7) - 3 or 5,
+            )
+        await conn.close()
+
+    await asyncio.gather(*(writer(i) for i in range(1, 9)))
+    with psycopg.connect(db_url) as conn:
+        kept = conn.execute(POINTS_KEPT).fetchall()
+        slots = conn.execute("select count(*) from scoreboard.points_per_day_slots").fetchone()
+        assert kept == conn.execute(POINTS_FROM_EVENTS).fetchall()
+    assert sum(events for _, _, events in kept) == 320
+    assert slots is not None and slots[0] > 3, "the writers' sessions used slots of their own"
+
+
 def test_dropping_old_chunks_keeps_totals_and_boards(db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(
@@ -149,9 +197,11 @@ def test_dropping_old_chunks_keeps_totals_and_boards(db_url: str) -> None:
             "select entries, version from scoreboard.boards where board = 'all'"
         ).fetchone()
         events = conn.execute("select user_id from scoreboard.score_events").fetchall()
+        per_day = conn.execute("select sum(points) from scoreboard.points_per_day").fetchone()
     assert len(dropped) == 1
     assert events == [("new",)]
     assert after == before and [e["user_id"] for e in after[0]] == ["old", "new"]
+    assert per_day == (70,), "points per day outlive the raw events"
 
 
 def test_the_analyst_role_cannot_write(analyst: psycopg.Connection) -> None:

@@ -32,11 +32,16 @@ select date_trunc('day', now()) - d * interval '1 day' + random() * interval '1 
  where random() < 0.2;
 
 -- name: daily_totals
--- What the scoring trigger would have kept: points per learner per UTC day.
+-- What the scoring trigger would have kept: points per learner per UTC day, and points per
+-- UTC day in all 64 slots (as many sessions as slots, the most rows a day can have).
 insert into scoreboard.board_totals
 select 'day', date_trunc('day', time, 'UTC'), user_id, sum(points), max(time)
   from scoreboard.score_events
  group by 2, 3;
+insert into scoreboard.points_per_day_slots (day, slot, points, events)
+select (time at time zone 'UTC')::date, hashtext(user_id) & 63, sum(points), count(*)
+  from scoreboard.score_events
+ group by 1, 2;
 
 -- name: daily_from_raw
 select time_bucket('1 day', time) as day, sum(points)
@@ -44,11 +49,11 @@ select time_bucket('1 day', time) as day, sum(points)
  where time >= now() - interval '90 days'
  group by 1 order by 1;
 
--- name: daily_from_totals
-select period_start as day, sum(points)
-  from scoreboard.board_totals
- where board = 'day' and period_start >= now() - interval '90 days'
- group by 1 order by 1;
+-- name: daily_from_aggregate
+select day, points
+  from scoreboard.points_per_day
+ where day >= (now() at time zone 'UTC')::date - 90
+ order by day;
 
 -- name: probe_completion
 -- A completion of the learner `probe`, committed on its own (autocommit).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -29,6 +30,9 @@ POSITIVE = (
     "max_points_per_hour",
     "streams_per_address",
 )
+# Kubernetes gives every pod variables for each Service: for one named "scoreboard",
+# SCOREBOARD_SERVICE_HOST, SCOREBOARD_SERVICE_PORT, SCOREBOARD_PORT_8000_TCP and so on.
+SERVICE_LINK = re.compile(rf"{PREFIX}(SERVICE_[A-Z0-9_]+|PORT_\d+_[A-Z0-9_]+)$")
 SECONDS = ("stream_ping_seconds", "stream_send_timeout_seconds", "listener_probe_seconds")
 
 
@@ -122,7 +126,7 @@ class Settings:
         env = os.environ if environ is None else environ
         known = {PREFIX + f.name.upper() for f in fields(cls)}
         for name in sorted(env):
-            if name.startswith(PREFIX) and name not in known:
+            if name.startswith(PREFIX) and name not in known and not SERVICE_LINK.match(name):
                 stems = [k.removeprefix(PREFIX) for k in known]
                 close = difflib.get_close_matches(name.removeprefix(PREFIX), stems, 1, 0.7)
                 hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
@@ -152,5 +156,11 @@ def _parse(name: str, kind: str, raw: str) -> object:
         if kind.startswith("tuple"):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
     except ValueError:
+        if name == "port" and raw.startswith("tcp://"):
+            raise SettingsError(
+                f"{PREFIX}PORT={raw!r} was set by Kubernetes for a Service named scoreboard: "
+                "set enableServiceLinks: false in the pod spec, or set "
+                f"{PREFIX}PORT to a number"
+            ) from None
         raise SettingsError(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
     return raw

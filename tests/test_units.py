@@ -115,6 +115,18 @@ def test_settings_read_from_the_environment() -> None:
     assert settings.jwt_algorithms == ("HS256", "RS256")
 
 
+def test_kubernetes_service_links_are_not_taken_for_settings() -> None:
+    links = {
+        "SCOREBOARD_SERVICE_HOST": "10.0.0.1",
+        "SCOREBOARD_SERVICE_PORT": "8000",
+        "SCOREBOARD_PORT_8000_TCP": "tcp://10.0.0.1:8000",
+        "SCOREBOARD_PORT_8000_TCP_ADDR": "10.0.0.1",
+    }
+    assert Settings.from_env(links).port == 8000
+    with pytest.raises(SettingsError, match="enableServiceLinks: false"):
+        Settings.from_env({**links, "SCOREBOARD_PORT": "tcp://10.0.0.1:8000"})
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [

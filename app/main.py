@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import sys
@@ -29,6 +30,7 @@ from app.settings import Settings
 from app.state import Runtime
 from notify.hub import BoardHub
 from notify.listener import BoardListener
+from notify.stream import close_on_server_exit
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -145,9 +147,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         metrics_.watch(hub, listener)
         listener.start()
+        exit_watch = asyncio.create_task(close_on_server_exit(hub))
         try:
             yield
         finally:
+            exit_watch.cancel()
             hub.close()
             await listener.stop()
             await pool.close()

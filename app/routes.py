@@ -7,8 +7,8 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any, Literal, cast
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import msgspec
@@ -17,7 +17,6 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sse_starlette import EventSourceResponse
 
 from app.auth import SCOPE_ADMIN, SCOPE_WRITE, SUBJECT_PATTERN, Principal
 from app.db import database_errors
@@ -25,7 +24,7 @@ from app.errors import AlreadyCompleted, NotFound, TooManyRequests, Unprocessabl
 from app.limits import client_address
 from app.queries import query
 from app.state import Runtime
-from notify.hub import BoardHub
+from notify.stream import LiveStream
 
 log = logging.getLogger(__name__)
 Board = Literal["all", "week", "day"]
@@ -33,8 +32,6 @@ LESSON_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 LessonId = Annotated[str, msgspec.Meta(pattern=LESSON_PATTERN)]
 LearnerId = Annotated[str, msgspec.Meta(pattern=SUBJECT_PATTERN)]
 FUTURE_LEEWAY = dt.timedelta(seconds=5)
-RETRY_FRAME = b"retry: 2000\n\n"
-HEARTBEAT_FRAME = b": heartbeat\n\n"
 
 
 class CompletionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -201,13 +198,14 @@ async def stream_leaderboard(request: Request, board: Board = "all") -> ASGIApp:
         )
     last_event_id = request.headers.get("last-event-id", "")
     seen = int(last_event_id) if last_event_id.isdigit() else None
-    response = EventSourceResponse(
-        board_frames(rt.hub, board, seen, rt.settings.stream_ping_seconds),
-        ping=0,  # the heartbeat comes from board_frames: one task fewer per open stream
-        send_timeout=rt.settings.stream_send_timeout_seconds,
-        sep="\n",
+    stream = LiveStream(
+        rt.hub,
+        board,
+        seen,
+        rt.settings.stream_ping_seconds,
+        rt.settings.stream_send_timeout_seconds,
     )
-    return counted_stream(rt.streams_by_address, address, cast(ASGIApp, response))
+    return counted_stream(rt.streams_by_address, address, stream)
 
 
 def counted_stream(counts: dict[str, int], address: str, stream: ASGIApp) -> ASGIApp:
@@ -223,16 +221,6 @@ def counted_stream(counts: dict[str, int], address: str, stream: ASGIApp) -> ASG
                 del counts[address]
 
     return app
-
-
-async def board_frames(
-    hub: BoardHub, board: str, seen: int | None, heartbeat_seconds: float
-) -> AsyncIterator[bytes]:
-    """Yields the retry hint, then each new snapshot's frame (encoded once for all clients),
-    and a heartbeat comment whenever `heartbeat_seconds` pass without one."""
-    yield RETRY_FRAME
-    async for snapshot in hub.follow(board, seen, heartbeat_seconds):
-        yield snapshot.frame if snapshot is not None else HEARTBEAT_FRAME
 
 
 @get("/api/users/{user_id:str}/rank")

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from sse_starlette.event import ServerSentEvent
+
 BOARDS = ("all", "week", "day")
 
 
@@ -31,7 +33,7 @@ class BoardSnapshot:
             separators=(",", ":"),
         )
         version = data["version"]
-        frame = f"event: leaderboard\nid: {version}\ndata: {body}\n\n".encode()
+        frame = ServerSentEvent(body, event="leaderboard", id=str(version), sep="\n").encode()
         return cls(data["board"], version, body, frame)
 
 

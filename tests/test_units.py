@@ -35,7 +35,7 @@ def test_a_full_notification_becomes_a_snapshot_with_its_frame() -> None:
     snapshot = parse_notification(board_json(7))
     assert isinstance(snapshot, BoardSnapshot)
     assert (snapshot.board, snapshot.version) == ("all", 7)
-    assert snapshot.frame.startswith(b"event: leaderboard\nid: 7\ndata: {")
+    assert snapshot.frame.startswith(b"id: 7\nevent: leaderboard\ndata: {")
     assert snapshot.frame.endswith(b"\n\n")
     assert "type" not in json.loads(snapshot.body)
 
@@ -84,6 +84,21 @@ async def test_an_idle_stream_is_told_to_send_a_heartbeat() -> None:
     hub.publish(BoardSnapshot.from_json(board_json(2)))
     snapshot = await asyncio.wait_for(anext(stream), 1)
     assert snapshot is not None and snapshot.version == 2
+
+
+async def test_a_stream_whose_client_left_ends_and_stops_waiting() -> None:
+    hub = BoardHub()
+    hub.publish(BoardSnapshot.from_json(board_json(1)))
+    gone: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    stream = hub.follow("all", seen_version=1, idle_seconds=60, until=gone)
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.01)
+    assert hub.streams == 1
+
+    gone.set_result(None)
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(waiting, 1)
+    assert hub.streams == 0
 
 
 @pytest.mark.parametrize(

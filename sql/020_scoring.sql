@@ -74,26 +74,33 @@ $$;
 
 -- The totals a learner has on the boards an instant falls in, with their versions: what
 -- the service hands to its rank cache after commit. Banned learners' totals have no rank.
+-- In plpgsql, so that each session plans the query once (an SQL function that cannot be
+-- inlined is planned at every call: most of its cost here).
 create or replace function scoreboard.learner_totals_v1(p_user_id text, p_at timestamptz)
 returns jsonb
-language sql stable
+language plpgsql stable
 as $$
-    select coalesce(jsonb_agg(jsonb_build_object(
-               'board', t.board, 'period_start', t.period_start, 'points', t.points,
-               'reached_at', floor(extract(epoch from t.reached_at))::bigint,
-               'version', t.version, 'ranked', l.banned_at is null)), '[]')
-      from scoreboard.board_totals t
-      join scoreboard.learners l on l.user_id = t.user_id
-     where t.user_id = p_user_id
-       and (t.board, t.period_start) in (
-               ('all', '-infinity'),
-               ('week', scoreboard.period_start('week', p_at)),
-               ('day', scoreboard.period_start('day', p_at)))
+begin
+    return (
+        select coalesce(jsonb_agg(jsonb_build_object(
+                   'board', t.board, 'period_start', t.period_start, 'points', t.points,
+                   'reached_at', floor(extract(epoch from t.reached_at))::bigint,
+                   'version', t.version, 'ranked', l.banned_at is null)), '[]')
+          from scoreboard.board_totals t
+          join scoreboard.learners l on l.user_id = t.user_id
+         where t.user_id = p_user_id
+           and (t.board, t.period_start) in (
+                   ('all', '-infinity'),
+                   ('week', scoreboard.period_start('week', p_at)),
+                   ('day', scoreboard.period_start('day', p_at))));
+end
 $$;
 
 -- The learners ordered before a learner whom the rank cache cannot tell apart from them:
 -- same points, reached within the same second but earlier (or at once, with a smaller
--- user id). The cache orders by points and by the second a total was reached.
+-- user id). The cache orders by points and by the second a total was reached. Under load
+-- hundreds of learners may tie so, so they are counted from the order index alone and the
+-- banned among them (few, by their own index) are taken off after.
 create or replace function scoreboard.ties_before(p_board text, p_period timestamptz,
                                                   p_user_id text)
 returns bigint
@@ -101,26 +108,40 @@ language plpgsql stable
 as $$
 declare
     me scoreboard.board_totals;
+    tied bigint;
 begin
     select * into me from scoreboard.board_totals t
      where t.board = p_board and t.period_start = p_period and t.user_id = p_user_id;
-    return (select count(*)
-              from scoreboard.board_totals t
-              join scoreboard.learners o on o.user_id = t.user_id and o.banned_at is null
-             where t.board = p_board and t.period_start = p_period and t.points = me.points
-               and t.reached_at >= date_trunc('second', me.reached_at)
-               and (t.reached_at, t.user_id) < (me.reached_at, me.user_id));
+    select count(*) into tied
+      from scoreboard.board_totals t
+     where t.board = p_board and t.period_start = p_period and t.points = me.points
+       and t.reached_at >= date_trunc('second', me.reached_at)
+       and (t.reached_at, t.user_id) < (me.reached_at, me.user_id);
+    if tied = 0 then
+        return 0;
+    end if;
+    return tied - (
+        select count(*)
+          from scoreboard.learners o
+          join scoreboard.board_totals t
+            on t.board = p_board and t.period_start = p_period and t.user_id = o.user_id
+         where o.banned_at is not null and t.points = me.points
+           and t.reached_at >= date_trunc('second', me.reached_at)
+           and (t.reached_at, t.user_id) < (me.reached_at, me.user_id));
 end
 $$;
 
 -- Stores the rank answered for a completion, so that a replay answers the same body.
+-- In plpgsql, so that each session plans the update once.
 create or replace function scoreboard.store_completion_rank_v1(p_completion_id uuid, p_rank bigint)
 returns void
-language sql
+language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-    update scoreboard.completions set rank = p_rank where completion_id = p_completion_id
+begin
+    update scoreboard.completions set rank = p_rank where completion_id = p_completion_id;
+end
 $$;
 
 -- Creates the learner, or updates the display name when a new one is given.

@@ -39,6 +39,7 @@ def test_migrations_build_the_schema_on_an_empty_database(services: Services) ->
             "0006_total_versions",
             "0007_analyst_aggregates",
             "0008_points_per_day",
+            "0009_banned_learners_index",
         ]
         with psycopg.connect(url) as conn:
             tables = {
@@ -92,7 +93,7 @@ def test_points_per_day_count_the_events_recorded_before_their_migration(
                 "(now(), 'ann', 10, 'correction', 'x', 'x')"
             )
 
-        assert migrate(url) == ["0008_points_per_day"]
+        assert migrate(url) == ["0008_points_per_day", "0009_banned_learners_index"]
         with psycopg.connect(url) as conn:
             kept = conn.execute(
                 "select points, events from scoreboard.points_per_day order by day"

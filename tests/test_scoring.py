@@ -3,6 +3,7 @@ the totals and, when a top 10 changes, the new board version and its announcemen
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
@@ -57,6 +58,24 @@ def test_ties_before_counts_equal_totals_reached_earlier(conn: psycopg.Connectio
         "from unnest(array['zed', 'bob', 'amy']) u"
     ).fetchall()
     assert ties == [("zed", 0), ("bob", 1), ("amy", 0)]
+
+
+def test_ties_before_leaves_out_banned_learners(conn: psycopg.Connection) -> None:
+    """A banned learner who reached the same total earlier no longer ranks before anyone."""
+    # One instant for all four, so that the tie goes by user id whatever the clock does.
+    at = dt.datetime.now(dt.UTC).replace(microsecond=500000)
+    for learner in ("ann", "bob", "cal", "dee"):
+        conn.execute(
+            "select from scoreboard.record_completion_v2("
+            "gen_random_uuid(), %s, null, 'lesson-2', %s, 'd', %s, 100000)",
+            (learner, at, learner),
+        )
+    conn.execute("select scoreboard.set_ban_v1('bob', true, 'test-admin', 'farming')")
+    ties = conn.execute(
+        "select u, scoreboard.ties_before('all', '-infinity', u) "
+        "from unnest(array['ann', 'cal', 'dee']) u"
+    ).fetchall()
+    assert ties == [("ann", 0), ("cal", 1), ("dee", 2)]
 
 
 def announcements(conn: psycopg.Connection) -> list[dict]:

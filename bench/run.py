@@ -436,9 +436,9 @@ async def measure_fanout(b: Bench, db: str, settings: Settings, count: int) -> R
     await asyncio.sleep(3)
     delays = [s.arrivals[expected] - sent for s in streams if expected in s.arrivals]
     within = sum(1 for d in delays if d <= 1.0)
-    for stream, task in zip(streams, readers, strict=True):
+    shutdown_s, ended = await shut_down_with_open_streams(b.servers[-1], readers)
+    for stream in streams:
         stream.close()
-        task.cancel()
     per_stream = (after - before) / max(connected, 1)
     b.stop_servers()
     return Row(
@@ -452,8 +452,25 @@ async def measure_fanout(b: Bench, db: str, settings: Settings, count: int) -> R
             "probe_status": status,
             "rss_before_kib": before,
             "rss_after_kib": after,
+            "sigterm_to_exit_s": round(shutdown_s, 2),
+            "streams_ended_cleanly": ended,
         },
     )
+
+
+async def shut_down_with_open_streams(
+    server: subprocess.Popen[bytes], readers: list[asyncio.Task[None]]
+) -> tuple[float, int]:
+    """Sends SIGTERM with every stream open; returns (seconds to exit, streams that ended
+    cleanly, not cut off or still open 10 s later)."""
+    started = time.perf_counter()
+    server.terminate()
+    await asyncio.to_thread(server.wait, 30)
+    seconds = time.perf_counter() - started
+    done, pending = await asyncio.wait(readers, timeout=10)
+    for task in pending:
+        task.cancel()
+    return seconds, sum(1 for t in done if not t.cancelled() and t.exception() is None)
 
 
 async def bench_rank(b: Bench, learners: int) -> Row:

@@ -117,17 +117,17 @@ begin
      where t.board = p_board and t.period_start = p_period and t.points = me.points
        and t.reached_at >= date_trunc('second', me.reached_at)
        and (t.reached_at, t.user_id) < (me.reached_at, me.user_id);
-    if tied = 0 then
-        return 0;
+    if tied > 0 and exists (select from scoreboard.learners o where o.banned_at is not null) then
+        tied := tied - (
+            select count(*)
+              from scoreboard.learners o
+              join scoreboard.board_totals t
+                on t.board = p_board and t.period_start = p_period and t.user_id = o.user_id
+             where o.banned_at is not null and t.points = me.points
+               and t.reached_at >= date_trunc('second', me.reached_at)
+               and (t.reached_at, t.user_id) < (me.reached_at, me.user_id));
     end if;
-    return tied - (
-        select count(*)
-          from scoreboard.learners o
-          join scoreboard.board_totals t
-            on t.board = p_board and t.period_start = p_period and t.user_id = o.user_id
-         where o.banned_at is not null and t.points = me.points
-           and t.reached_at >= date_trunc('second', me.reached_at)
-           and (t.reached_at, t.user_id) < (me.reached_at, me.user_id));
+    return tied;
 end
 $$;
 

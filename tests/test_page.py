@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -56,7 +57,7 @@ async def test_the_page_shows_the_board_and_moves_within_a_second(
     elapsed = time.monotonic() - started
 
     assert elapsed < 1.0
-    assert await rows.nth(0).locator("td").all_inner_texts() == [
+    assert await rows.nth(0).locator("td, th").all_inner_texts() == [
         "1",
         "<img src=x onerror=alert(1)>",
         "70",
@@ -101,6 +102,11 @@ async def test_the_tabs_switch_between_today_this_week_and_all_time(
     complete(server, server.token("bob", name="Bob"), "lesson-7")
     await expect(rows).to_have_count(2)
     await expect(rows.first).to_contain_text("Bob")
+    # A change of the all-time board alone, then one of today's: only the second shows.
+    complete_days_ago(db_url, "wanda", "lesson-12", 60)
+    complete(server, server.token("carl", name="Carl"), "lesson-1")
+    await expect(rows).to_have_count(3)
+    await expect(page.locator("#board tbody")).not_to_contain_text("Wanda")
 
     streams: list[str] = []
     page.on("request", lambda request: streams.append(request.url))
@@ -116,21 +122,26 @@ async def test_the_tabs_switch_between_today_this_week_and_all_time(
 
 
 async def test_the_page_shows_reconnecting_while_the_server_restarts(
-    server: Server, browser: Browser
+    server: Server, browser: Browser, db_url: str
 ) -> None:
+    """And catches up after: a completion recorded while the service was away shows."""
+    complete(server, server.token("ann", name="Ann"), "lesson-2")
     page = await browser.new_page()
     await page.goto(server.url)
     state = page.locator("#connection")
+    rows = page.locator("#board tbody tr")
     await expect(state).to_have_attribute("data-state", "live")
+    await expect(rows).to_have_count(1)
 
     await asyncio.to_thread(server.stop)
     await expect(state).to_have_attribute("data-state", "reconnecting", timeout=5000)
     await expect(state).to_have_text("Reconnecting…")
+    complete_days_ago(db_url, "bob", "lesson-5", 0)
     await asyncio.to_thread(server.start)
     await expect(state).to_have_attribute("data-state", "live", timeout=10000)
 
-    complete(server, server.token("ann", name="Ann"), "lesson-2")
-    await expect(page.locator("#board tbody tr")).to_have_count(1)
+    await expect(rows).to_have_count(2)
+    await expect(rows.first).to_contain_text("Bob")
 
 
 async def test_the_viewer_sees_their_own_row_and_place(server: Server, browser: Browser) -> None:
@@ -144,7 +155,7 @@ async def test_the_viewer_sees_their_own_row_and_place(server: Server, browser: 
     await expect(mine).to_have_count(1)
     await expect(mine).to_have_attribute("aria-current", "true")
     await expect(mine).to_have_attribute("data-user-id", "l02")
-    await expect(mine.locator("td").nth(1)).to_have_text("Learner 2 you")
+    await expect(mine.get_by_role("rowheader")).to_have_text("Learner 2 you")
     await expect(page.locator("#mine")).to_have_text("You are 2nd with 100 points.")
 
     await page.goto(f"{server.url}/?me=l11")
@@ -162,12 +173,18 @@ WATCH_NEXT_RENDER = """
       requestAnimationFrame(() => resolve([...body.rows].map((tr) => ({
         user: tr.dataset.userId,
         classes: tr.className,
+        marked: tr.dataset.marked === "yes",
         running: tr.getAnimations({ subtree: true })
           .map((a) => a.transitionProperty || a.animationName),
       }))));
     }).observe(body, { childList: true });
   });
 }
+"""
+
+
+MARK_ROWS = """
+() => { for (const tr of document.querySelectorAll("#board tbody tr")) tr.dataset.marked = "yes"; }
 """
 
 
@@ -181,8 +198,10 @@ async def test_a_rank_change_is_animated_and_told_to_screen_readers(
     await expect(page.locator("#board tbody tr")).to_have_count(2)
     headers = page.get_by_role("table").get_by_role("columnheader")
     assert await headers.all_inner_texts() == ["Rank", "Learner", "Points"]
+    assert await page.get_by_role("rowheader").all_inner_texts() == ["Ann", "Bob"]
     assert await page.locator("#announcer").get_attribute("aria-live") == "polite"
 
+    await page.evaluate(MARK_ROWS)
     await page.evaluate(WATCH_NEXT_RENDER)
     complete(server, server.token("bob", name="Bob"), "lesson-4")
     rendered = await asyncio.wait_for(page.evaluate("window.nextRender"), 5)
@@ -191,6 +210,7 @@ async def test_a_rank_change_is_animated_and_told_to_screen_readers(
     assert rows["bob"]["classes"] == "rose"
     assert "transform" in rows["bob"]["running"] and "rose" in rows["bob"]["running"]
     assert rows["ann"]["classes"] == "fell" and "transform" in rows["ann"]["running"]
+    assert [row["marked"] for row in rendered] == [True, True], "rows are moved, not remade"
     await expect(page.locator("#announcer")).to_have_text("Bob moved up to 1st.")
 
 
@@ -206,7 +226,7 @@ async def test_the_page_fits_a_phone_screen(server: Server, browser: Browser) ->
     assert overflow <= 0, f"the page is {overflow} px wider than the phone"
     for tab in await page.get_by_role("tab").all():
         await expect(tab).to_be_in_viewport()
-    await expect(page.locator("#board td").nth(2)).to_have_text("120")
+    await expect(page.locator("#board tbody tr.me td").last).to_have_text("120")
 
 
 async def test_an_error_answer_to_the_stream_is_retried_by_the_page(
@@ -244,3 +264,50 @@ async def test_an_unknown_board_in_the_address_shows_all_time(
         await expect(all_time).to_have_attribute("tabindex", "0")
         await expect(page.locator("#board caption")).to_have_text("All time")
         await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+
+def stream_of(*snapshots: tuple[int, str]) -> str:
+    """An SSE body of board snapshots, each (version, the name of its only learner)."""
+    frames = []
+    for version, name in snapshots:
+        entry = {"rank": 1, "user_id": name.lower(), "display_name": name, "points": version}
+        data = {"board": "all", "period_start": None, "version": version, "entries": [entry]}
+        frames.append(f"event: leaderboard\nid: {version}\ndata: {json.dumps(data)}\n\n")
+    return "retry: 100\n\n" + "".join(frames)
+
+
+RECORD_VERSIONS = """
+window.versions = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const board = document.getElementById("board");
+  new MutationObserver(() => window.versions.push(board.dataset.version ?? null))
+    .observe(board, { attributes: true, attributeFilter: ["data-version"] });
+});
+"""
+
+
+async def test_an_older_snapshot_does_not_replace_a_newer_one(
+    server: Server, browser: Browser
+) -> None:
+    """A lagging replica may answer a reconnect with an older board: the page keeps its own."""
+    page = await browser.new_page()
+    await page.add_init_script(RECORD_VERSIONS)
+    answered = 0
+
+    async def lagging_replica(route: Route) -> None:
+        nonlocal answered
+        answered += 1
+        body = stream_of((5, "Newer"), (3, "Older"))
+        await route.fulfill(status=200, content_type="text/event-stream", body=body)
+
+    await page.route("**/api/leaderboard/stream*", lagging_replica)
+    await page.goto(server.url)
+    await expect(page.locator("#board")).to_have_attribute("data-version", "5")
+    for _ in range(100):  # the second answer is asked for once the first is read to its end
+        if answered >= 2:
+            break
+        await asyncio.sleep(0.05)
+
+    assert answered >= 2
+    assert await page.evaluate("window.versions") == ["5"]
+    await expect(page.locator("#board tbody")).to_have_text("1Newer5")

@@ -25,7 +25,7 @@ const empty = document.getElementById("empty");
 const mine = document.getElementById("mine");
 const tabs = [...document.querySelectorAll('[role="tab"]')];
 
-const isBoard = (name) => Object.hasOwn(CAPTIONS, name ?? "");
+const isBoard = (name) => Object.prototype.hasOwnProperty.call(CAPTIONS, name ?? "");
 let board = isBoard(params.get("board")) ? params.get("board") : "all";
 let source = null;
 let shown = null; // the snapshot on screen, with `byUser`; null until this board's first one
@@ -48,20 +48,16 @@ function setConnection(state, text) {
   connection.textContent = text;
 }
 
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = text; // never markup: names are plain text
-  return td;
-}
+const CHANGES = ["entered", "rose", "fell", "changed"];
 
-function row(entry, before) {
+// A learner's row, made once and then kept while they stay on the board, so that a screen
+// reader's place and any selection survive an update. The name is a row header.
+function newRow(entry) {
   const tr = document.createElement("tr");
   tr.dataset.userId = entry.user_id;
-  const name = document.createElement("td");
-  const isolated = document.createElement("bdi"); // a right-to-left name keeps to itself
-  isolated.textContent = entry.display_name;
-  name.append(isolated);
-  tr.append(cell(String(entry.rank)), name, cell(entry.points.toLocaleString("en")));
+  const name = document.createElement("th");
+  name.scope = "row";
+  name.append(document.createElement("bdi")); // a right-to-left name keeps to itself
   if (entry.user_id === viewer) {
     tr.classList.add("me");
     tr.setAttribute("aria-current", "true");
@@ -70,11 +66,23 @@ function row(entry, before) {
     badge.textContent = "you";
     name.append(" ", badge);
   }
-  if (shown && !before) tr.classList.add("entered");
-  else if (before && entry.rank < before.rank) tr.classList.add("rose");
-  else if (before && entry.rank > before.rank) tr.classList.add("fell");
-  else if (before && entry.points !== before.points) tr.classList.add("changed");
+  tr.append(document.createElement("td"), name, document.createElement("td"));
   return tr;
+}
+
+function fill(tr, entry) {
+  const [rank, name, score] = tr.children;
+  rank.textContent = String(entry.rank);
+  name.firstChild.textContent = entry.display_name; // never markup: names are plain text
+  score.textContent = entry.points.toLocaleString("en");
+}
+
+// How a learner's row changed since the snapshot before, as the class that animates it.
+function change(entry, before) {
+  if (!before) return "entered";
+  if (entry.rank < before.rank) return "rose";
+  if (entry.rank > before.rank) return "fell";
+  return entry.points === before.points ? "" : "changed";
 }
 
 // Rows slide from where they were to where they are now (first, last, invert, play).
@@ -98,45 +106,72 @@ function slide(rows, tops) {
   }
 }
 
-// What happened to each learner, in words; the newest news of a learner replaces older.
+// What happened to each learner, in words, with the rank and points it is about; the
+// newest news of a learner replaces older and goes to the end.
 function collectNews(byUser, entries) {
   for (const entry of entries) {
     const was = byUser.get(entry.user_id);
     const name = entry.display_name;
-    if (!was) news.set(entry.user_id, `${name} entered the top 10 at ${ordinal(entry.rank)}`);
-    else if (entry.rank < was.rank) news.set(entry.user_id, `${name} moved up to ${ordinal(entry.rank)}`);
+    let text;
+    if (!was) text = `${name} entered the top 10 at ${ordinal(entry.rank)}`;
+    else if (entry.rank < was.rank) text = `${name} moved up to ${ordinal(entry.rank)}`;
     else if (entry.rank === was.rank && entry.points !== was.points)
-      news.set(entry.user_id, `${name} now has ${points(entry.points)}`);
+      text = `${name} now has ${points(entry.points)}`;
+    if (!text) continue;
+    news.delete(entry.user_id);
+    news.set(entry.user_id, { rank: entry.rank, points: entry.points, text });
   }
 }
 
-// The polite live region says at most three things, at most every ANNOUNCE_EVERY_MS, so a
-// busy board does not talk without end.
+// The polite live region says at most three things, the newest still true of the board on
+// screen, at most every ANNOUNCE_EVERY_MS, so a busy board does not talk without end.
 function announce() {
   if (!news.size || newsTimer) return;
   const wait = Math.max(0, announcedAt + ANNOUNCE_EVERY_MS - performance.now());
   newsTimer = setTimeout(() => {
     newsTimer = 0;
-    announcedAt = performance.now();
-    announcer.textContent = `${[...news.values()].slice(0, 3).join(". ")}.`;
+    const still = [...news].filter(([user, item]) => {
+      const now = shown?.byUser.get(user);
+      return now && now.rank === item.rank && now.points === item.points;
+    });
     news = new Map();
+    if (!still.length) return;
+    announcedAt = performance.now();
+    announcer.textContent = `${still.slice(-3).map(([, item]) => item.text).join(". ")}.`;
   }, wait);
 }
 
+// Puts the snapshot's rows in order, moving only those out of place, then lets the rows
+// that changed flash and slide from where they were.
 function render(snapshot) {
-  if (shown && snapshot.period_start !== shown.period_start) shown = null; // a new day or week
-  if (shown && snapshot.version <= shown.version) return; // older news from another replica
-  const tops = new Map([...body.rows].map((tr) => [tr.dataset.userId, tr.getBoundingClientRect().top]));
-  const rows = snapshot.entries.map((entry) => row(entry, shown?.byUser.get(entry.user_id)));
-  body.replaceChildren(...rows);
-  if (shown) slide(rows, tops);
-  empty.hidden = rows.length > 0;
-  table.dataset.version = String(snapshot.version);
-  if (shown) {
-    collectNews(shown.byUser, snapshot.entries);
-    announce();
+  if (shown && snapshot.period_start !== shown.period_start) {
+    shown = null; // a new day or week: nothing of the old one is news
+    news = new Map();
   }
+  if (shown && snapshot.version <= shown.version) return; // older news from another replica
+  const kept = new Map([...body.rows].map((tr) => [tr.dataset.userId, tr]));
+  const tops = new Map([...kept].map(([user, tr]) => [user, tr.getBoundingClientRect().top]));
+  const rows = snapshot.entries.map((entry) => kept.get(entry.user_id) ?? newRow(entry));
+  rows.forEach((tr, index) => {
+    fill(tr, snapshot.entries[index]);
+    tr.classList.remove(...CHANGES);
+    if (body.rows[index] !== tr) body.insertBefore(tr, body.rows[index] ?? null);
+  });
+  while (body.rows.length > rows.length) body.lastElementChild.remove();
+  if (shown) {
+    void body.offsetHeight; // a class taken off and put back restarts its animation
+    snapshot.entries.forEach((entry, index) => {
+      const changed = change(entry, shown.byUser.get(entry.user_id));
+      if (changed) rows[index].classList.add(changed);
+    });
+    slide(rows, tops);
+    collectNews(shown.byUser, snapshot.entries);
+  }
+  empty.hidden = rows.length > 0;
+  panel.removeAttribute("aria-busy");
+  table.dataset.version = String(snapshot.version);
   shown = { ...snapshot, byUser: new Map(snapshot.entries.map((e) => [e.user_id, e])) };
+  announce();
   showViewer(snapshot);
 }
 
@@ -188,7 +223,9 @@ function connect() {
   source = opened;
   opened.addEventListener("open", () => {
     retries = 0;
-    setConnection("live", "Live");
+    // Live once there is a board to show: a reconnect whose board has not changed gets no
+    // snapshot (Last-Event-ID), a new stream gets one at once.
+    if (shown) setConnection("live", "Live");
   });
   opened.addEventListener("error", () => {
     if (opened !== source) return;
@@ -237,7 +274,10 @@ function select(next, { focus = false, remember = true } = {}) {
   news = new Map();
   delete table.dataset.version;
   retries = 0;
-  setConnection("connecting", "Connecting…");
+  panel.setAttribute("aria-busy", "true"); // until the new board's first snapshot
+  // While live, the new stream opens within moments: the status stays, so that screen
+  // readers do not hear "Connecting… Live" at every tab.
+  if (connection.dataset.state !== "live") setConnection("connecting", "Connecting…");
   connect();
 }
 

@@ -11,4 +11,4 @@ RUN pip install --no-cache-dir -e . && useradd --system --uid 10001 scoreboard
 USER scoreboard
 EXPOSE 8000
 CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--timeout-graceful-shutdown", "5"]
+     "--timeout-graceful-shutdown", "5", "--no-proxy-headers"]

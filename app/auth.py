@@ -55,7 +55,12 @@ def clean_display_name(raw: object) -> str | None:
 
 def load_public_key(value: str) -> Any:
     """Parses a PEM public key, given as text or as the path of a file, once."""
-    text = value if "-----BEGIN" in value else Path(value).read_text()
+    try:
+        text = value if "-----BEGIN" in value else Path(value).read_text()
+    except OSError as exc:
+        raise SettingsError(
+            f"SCOREBOARD_JWT_PUBLIC_KEY: cannot read the key file {value!r}: {exc.strerror}"
+        ) from None
     try:
         return load_pem_public_key(text.encode())
     except ValueError as exc:

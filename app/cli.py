@@ -76,6 +76,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             port=args.port or settings.port,
             workers=args.workers,
             timeout_graceful_shutdown=5,
+            proxy_headers=False,  # X-Forwarded-For is read by the app, from trusted proxies only
             log_level="warning",
             access_log=False,
         )

@@ -110,12 +110,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             raise SettingsError("SCOREBOARD_DATABASE_URL is not set (scoreboard serve sets it)")
         if settings.uses_secret and not settings.jwt_secret:
             raise SettingsError("SCOREBOARD_JWT_SECRET is not set")
+        verifier = TokenVerifier(settings)
     except SettingsError as exc:
         # Started by uvicorn (as in the container): one plain line, not a traceback.
         print(f"scoreboard: bad setting: {exc.message}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging(settings.log_format)
-    verifier = TokenVerifier(settings)
     metrics_ = Metrics()
 
     @asynccontextmanager

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
@@ -32,6 +33,7 @@ LESSON_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 LessonId = Annotated[str, msgspec.Meta(pattern=LESSON_PATTERN)]
 LearnerId = Annotated[str, msgspec.Meta(pattern=SUBJECT_PATTERN)]
 FUTURE_LEEWAY = dt.timedelta(seconds=5)
+VERSION_PATTERN = re.compile(r"[0-9]{1,18}")  # a bigint, in ASCII digits
 
 
 class CompletionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,8 +66,9 @@ def bearer(scope: str) -> Guard:
 
 
 def request_digest(learner: str, data: CompletionIn) -> str:
-    """Fingerprints what a completion asks for, to tell a replay from a reused key."""
-    stamp = data.completed_at.isoformat() if data.completed_at else ""
+    """Fingerprints what a completion asks for, to tell a replay from a reused key; the same
+    instant written with another UTC offset is the same request."""
+    stamp = data.completed_at.astimezone(dt.UTC).isoformat() if data.completed_at else ""
     return hashlib.sha256(f"{learner}\n{data.lesson_id}\n{stamp}".encode()).hexdigest()
 
 
@@ -140,6 +143,11 @@ async def rank_of_new_total(
     return 1 + above + int(row["ties_before"])
 
 
+def seen_version(last_event_id: str) -> int | None:
+    """The board version a reconnecting browser last saw, or None for anything else."""
+    return int(last_event_id) if VERSION_PATTERN.fullmatch(last_event_id) else None
+
+
 def completion_answer(
     outcome: str, data: CompletionIn, learner: str, row: asyncpg.Record, rank: int | None
 ) -> Response[dict[str, object]]:
@@ -196,12 +204,10 @@ async def stream_leaderboard(request: Request, board: Board = "all") -> ASGIApp:
             f"this address already has {rt.settings.streams_per_address} open streams",
             retry_after=10,
         )
-    last_event_id = request.headers.get("last-event-id", "")
-    seen = int(last_event_id) if last_event_id.isdigit() else None
     stream = LiveStream(
         rt.hub,
         board,
-        seen,
+        seen_version(request.headers.get("last-event-id", "")),
         rt.settings.stream_ping_seconds,
         rt.settings.stream_send_timeout_seconds,
     )

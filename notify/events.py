@@ -28,6 +28,8 @@ class BoardSnapshot:
     def from_json(cls, text: str) -> BoardSnapshot:
         """Parses the board JSON of the database (GET /api/leaderboard shape)."""
         data = _load(text)
+        if "period_start" not in data or "entries" not in data:
+            raise MalformedEvent("a board snapshot needs period_start and entries")
         body = json.dumps(
             {key: data[key] for key in ("board", "period_start", "version", "entries")},
             separators=(",", ":"),

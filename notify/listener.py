@@ -4,8 +4,11 @@ Deliberate choices:
   * The connection is never borrowed from a pool: a pooled connection loses its LISTEN.
   * After every (re)connect it LISTENs first, then re-reads every board, so that nothing
     committed while it was away is missed (NOTIFY replays nothing).
-  * A dead connection with no TCP reset is caught by a probe query with a timeout.
-  * Day and week boards are rolled over to their new period at each UTC boundary.
+  * A dead connection with no TCP reset is caught by a probe query with a timeout; so is
+    one that dies while connecting.
+  * The probe rolls day and week boards over to their new period when one has ended (the
+    database's clock decides), and it runs just after each UTC midnight.
+  * Any other failure is logged and followed by a reconnect: streams must never freeze.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import contextlib
 import datetime as dt
 import logging
 import random
-from collections.abc import Callable
 
 import asyncpg
 
@@ -25,6 +27,7 @@ from notify.hub import BoardHub
 
 log = logging.getLogger(__name__)
 CHANNEL = "scoreboard"
+CONNECT_SECONDS = 10  # to connect, LISTEN and read every board
 
 
 def seconds_to_next_day(now: dt.datetime) -> float:
@@ -42,13 +45,11 @@ class BoardListener:
         database_url: str,
         hub: BoardHub,
         probe_seconds: float = 5.0,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         server_settings: dict[str, str] | None = None,
     ) -> None:
         self._database_url = database_url
         self._hub = hub
         self._probe_seconds = probe_seconds
-        self._clock = clock
         self._server_settings = server_settings or {"application_name": "scoreboard-listener"}
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
@@ -78,6 +79,8 @@ class BoardListener:
                 await self._watch()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 log.warning("listener_lost error=%s retry_in=%.1fs", type(exc).__name__, delay)
+            except Exception:
+                log.exception("listener_failed retry_in=%.1fs", delay)
             self.connected = False
             await self._close()
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 jitter only
@@ -86,16 +89,13 @@ class BoardListener:
 
     async def _connect(self) -> None:
         self._lost = asyncio.Event()
-        conn = await asyncpg.connect(
-            self._database_url,
-            timeout=5,
-            server_settings=self._server_settings,
-        )
-        self._conn = conn
-        conn.add_termination_listener(lambda _conn: self._lost.set())
-        await conn.add_listener(CHANNEL, self._on_notification)
-        await conn.execute(query("roll_boards"))
-        await self._reread(conn)
+        async with asyncio.timeout(CONNECT_SECONDS):
+            conn = await asyncpg.connect(self._database_url, server_settings=self._server_settings)
+            self._conn = conn
+            conn.add_termination_listener(lambda _conn: self._lost.set())
+            await conn.add_listener(CHANNEL, self._on_notification)
+            await conn.execute(query("roll_boards"))
+            await self._reread(conn)
         self.connected = True
         log.info("listener_connected reconnects=%d", self.reconnects)
 
@@ -104,14 +104,13 @@ class BoardListener:
         conn = self._conn
         assert conn is not None
         while not self._lost.is_set():
-            until_roll = seconds_to_next_day(self._clock())
-            wait = min(self._probe_seconds, until_roll + 0.001)
+            until_midnight = seconds_to_next_day(dt.datetime.now(dt.UTC))
+            wait = min(self._probe_seconds, until_midnight + 0.01)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lost.wait(), wait)
             if self._lost.is_set():
                 break
-            probe = query("roll_boards") if until_roll <= wait else query("ping")
-            await conn.execute(probe, timeout=self._probe_seconds)
+            await conn.execute(query("roll_boards"), timeout=self._probe_seconds)
         raise OSError("listening connection closed")
 
     async def _reread(self, conn: asyncpg.Connection) -> None:

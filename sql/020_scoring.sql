@@ -30,7 +30,9 @@ begin
     on conflict (day, slot) do update
        set points = s.points + excluded.points, events = s.events + 1;
 
-    foreach board_name in array array['all', 'week', 'day'] loop
+    -- By name, the order in which every function takes the boards' row locks (roll_boards_v1,
+    -- set_ban_v1), so that no two of them can deadlock.
+    foreach board_name in array array['all', 'day', 'week'] loop
         period := scoreboard.period_start(board_name, new.time);
         insert into scoreboard.board_totals as t
                (board, period_start, user_id, points, reached_at)

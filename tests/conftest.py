@@ -150,6 +150,7 @@ class Server:
                 "warning",
                 "--timeout-graceful-shutdown",
                 "3",
+                "--no-proxy-headers",
             ],
             env=env,
             cwd=PROJECT_ROOT,

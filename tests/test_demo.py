@@ -9,6 +9,7 @@ import sys
 
 import httpx
 import psycopg
+import pytest
 
 from app.embedded import free_port
 from tests.conftest import PROJECT_ROOT, Server, settings_env
@@ -61,8 +62,21 @@ def test_the_demo_says_when_no_service_answers(server: Server) -> None:
     assert "no service answers at http://127.0.0.1:" in run.stderr
 
 
-def test_a_bad_setting_stops_the_server_with_one_plain_line(server: Server) -> None:
-    env = {**settings_env(server.settings), "SCOREBOARD_STREAM_PING_SECONDS": "soon"}
+BAD_SETTINGS = {
+    "SCOREBOARD_STREAM_PING_SECONDS='soon' is not a valid float": {
+        "SCOREBOARD_STREAM_PING_SECONDS": "soon"
+    },
+    "SCOREBOARD_JWT_PUBLIC_KEY: cannot read the key file '/nowhere/key.pem': "
+    "No such file or directory": {
+        "SCOREBOARD_JWT_PUBLIC_KEY": "/nowhere/key.pem",
+        "SCOREBOARD_JWT_ALGORITHMS": "HS256,ES256",
+    },
+}
+
+
+@pytest.mark.parametrize("message", BAD_SETTINGS)
+def test_a_bad_setting_stops_the_server_with_one_plain_line(server: Server, message: str) -> None:
+    env = {**settings_env(server.settings), **BAD_SETTINGS[message]}
     started = subprocess.run(
         [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port",
          str(free_port())],
@@ -74,6 +88,4 @@ def test_a_bad_setting_stops_the_server_with_one_plain_line(server: Server) -> N
     )  # fmt: skip
 
     assert started.returncode == 2
-    assert started.stderr.strip() == (
-        "scoreboard: bad setting: SCOREBOARD_STREAM_PING_SECONDS='soon' is not a valid float"
-    )
+    assert started.stderr.strip() == f"scoreboard: bad setting: {message}"

@@ -294,6 +294,25 @@ async def test_flooding_two_processes_is_limited_exactly(
     assert written(db_url)[0] == 15
 
 
+def test_a_forwarded_for_header_from_an_untrusted_peer_changes_no_address(
+    server_factory: ServerFactory, lessons: dict[str, int]
+) -> None:
+    """Without trusted proxies, a caller naming other addresses is still counted as itself."""
+    server = server_factory.start(rate_limit_per_address=2)
+    statuses = []
+    for i in range(3):
+        headers = {
+            "Authorization": f"Bearer {server.token(f'learner-{i}')}",
+            "X-Forwarded-For": f"203.0.113.{i + 1}",
+        }
+        body = {"completion_id": str(uuid.uuid4()), "lesson_id": "lesson-1"}
+        statuses.append(
+            httpx.post(f"{server.url}/api/completions", json=body, headers=headers).status_code
+        )
+
+    assert statuses == [201, 201, 429]
+
+
 def test_redis_down_refuses_completions_and_keeps_reads(
     server_factory: ServerFactory, lessons: dict[str, int]
 ) -> None:

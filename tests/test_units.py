@@ -13,7 +13,7 @@ import pytest
 from app.auth import clean_display_name
 from app.errors import SettingsError, Unprocessable
 from app.queries import parse_queries, psycopg_query
-from app.routes import CompletionIn, check_completed_at, request_digest
+from app.routes import CompletionIn, check_completed_at, request_digest, seen_version
 from app.settings import Settings
 from notify.events import BoardChanged, BoardSnapshot, MalformedEvent, parse_notification
 from notify.hub import BoardHub
@@ -55,6 +55,7 @@ def test_a_notification_without_entries_asks_for_a_reread() -> None:
         '{"type": "leaderboard", "board": "all", "version": -1}',
         '{"type": "leaderboard", "board": "all", "version": true}',
         '{"type": "leaderboard", "board": "all", "version": 1, "entries": {}}',
+        '{"type": "leaderboard", "board": "all", "version": 1, "entries": []}',
     ],
 )
 def test_malformed_notifications_are_refused(payload: str) -> None:
@@ -176,9 +177,30 @@ def test_the_digest_tells_a_replay_from_a_reused_key() -> None:
     assert same == request_digest("ann", CompletionIn(key, "lesson-1"))
     assert same != request_digest("bob", CompletionIn(key, "lesson-1"))
     assert same != request_digest("ann", CompletionIn(key, "lesson-2"))
-    assert same != request_digest(
-        "ann", CompletionIn(key, "lesson-1", dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    new_year = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert same != request_digest("ann", CompletionIn(key, "lesson-1", new_year))
+    in_paris = new_year.astimezone(dt.timezone(dt.timedelta(hours=1)))
+    assert request_digest("ann", CompletionIn(key, "lesson-1", in_paris)) == request_digest(
+        "ann", CompletionIn(key, "lesson-1", new_year)
     )
+
+
+@pytest.mark.parametrize(
+    ("header", "version"),
+    [
+        ("", None),
+        ("42", 42),
+        ("0", 0),
+        ("-1", None),
+        ("4 2", None),
+        ("\u00b2", None),  # a superscript two: a digit to str.isdigit, not to int()
+        ("\uff11\uff12", None),  # fullwidth digits
+        ("9" * 19, None),
+    ],
+)
+def test_only_a_plain_version_in_last_event_id_counts(header: str, version: int | None) -> None:
+    """Anything but a bigint in ASCII digits is a fresh connect, never an error."""
+    assert seen_version(header) == version
 
 
 def test_completion_times_are_bounded() -> None:

@@ -2,6 +2,8 @@
 
 Deliberate choices:
   * The connection is never borrowed from a pool: a pooled connection loses its LISTEN.
+  * The channel's name is a secret of the database (migration 0010): NOTIFY needs no
+    privilege, so a well-known channel would take forged boards from any role.
   * After every (re)connect it LISTENs first, then re-reads every board, so that nothing
     committed while it was away is missed (NOTIFY replays nothing).
   * A dead connection with no TCP reset is caught by a probe query with a timeout; so is
@@ -26,7 +28,6 @@ from notify.events import BoardChanged, BoardSnapshot, MalformedEvent, parse_not
 from notify.hub import BoardHub
 
 log = logging.getLogger(__name__)
-CHANNEL = "scoreboard"
 CONNECT_SECONDS = 10  # to connect, LISTEN and read every board
 
 
@@ -93,7 +94,8 @@ class BoardListener:
             conn = await asyncpg.connect(self._database_url, server_settings=self._server_settings)
             self._conn = conn
             conn.add_termination_listener(lambda _conn: self._lost.set())
-            await conn.add_listener(CHANNEL, self._on_notification)
+            channel = await conn.fetchval(query("announcement_channel"))
+            await conn.add_listener(channel, self._on_notification)
             await conn.execute(query("roll_boards"))
             await self._reread(conn)
         self.connected = True

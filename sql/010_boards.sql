@@ -121,7 +121,7 @@ begin
         payload := jsonb_build_object('type', 'leaderboard', 'board', b.board,
                                       'version', b.version);
     end if;
-    perform pg_notify('scoreboard', payload);
+    perform pg_notify((select name from scoreboard.announcement_channel), payload);
 end
 $$;
 

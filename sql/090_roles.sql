@@ -16,23 +16,30 @@ $$;
 grant usage on schema scoreboard to scoreboard_app, scoreboard_analyst;
 revoke all on all tables in schema scoreboard from scoreboard_app, scoreboard_analyst;
 grant select on all tables in schema scoreboard to scoreboard_app, scoreboard_analyst;
+-- The announcement channel's name is a secret of the announcers and the listener.
+revoke select on scoreboard.announcement_channel from scoreboard_analyst;
 
+-- Functions that are not security definer run with the caller's own rights, so both roles
+-- may call them: they can do no more than the caller could. Security-definer functions
+-- act as the schema owner: the analyst may call none of them (whatever version a later
+-- deploy adds), the app only those named here.
 revoke all on all functions in schema scoreboard from public;
 grant execute on all functions in schema scoreboard to scoreboard_analyst, scoreboard_app;
--- Functions that write are the app's only, and only these.
-revoke execute on function
-    scoreboard.record_completion_v2(uuid, text, text, text, timestamptz, text, text, integer),
-    scoreboard.record_correction_v1(uuid, text, integer, text, text, text),
-    scoreboard.set_ban_v1(text, boolean, text, text),
-    scoreboard.store_completion_rank_v1(uuid, bigint),
-    scoreboard.upsert_lesson_v1(text, text, integer),
-    scoreboard.roll_boards_v1(timestamptz),
-    scoreboard.refresh_board_v1(text, timestamptz),
-    scoreboard.ensure_learner_v1(text, text),
-    scoreboard.apply_score_event_v1()
-from scoreboard_analyst;
-revoke execute on function
-    scoreboard.refresh_board_v1(text, timestamptz),
-    scoreboard.ensure_learner_v1(text, text),
-    scoreboard.apply_score_event_v1()
-from scoreboard_app;
+do $$
+declare
+    f record;
+begin
+    for f in
+        select p.oid::regprocedure as signature, p.proname
+          from pg_proc p
+         where p.pronamespace = 'scoreboard'::regnamespace and p.prosecdef
+    loop
+        execute format('revoke execute on function %s from scoreboard_analyst', f.signature);
+        if f.proname <> all (array['record_completion_v2', 'store_completion_rank_v1',
+                                   'record_correction_v1', 'set_ban_v1', 'upsert_lesson_v1',
+                                   'roll_boards_v1']) then
+            execute format('revoke execute on function %s from scoreboard_app', f.signature);
+        end if;
+    end loop;
+end
+$$;

@@ -41,6 +41,9 @@ select lesson_id, title, points from scoreboard.upsert_lesson_v1($1, $2, $3);
 -- name: ping
 select 1;
 
+-- name: announcement_channel
+select name from scoreboard.announcement_channel;
+
 -- name: learner_totals
 select scoreboard.learner_totals_v1($1, now())::text;
 

@@ -114,6 +114,13 @@ def lessons(db_url: str) -> dict[str, int]:
     return catalog
 
 
+def listen_to_announcements(conn: psycopg.Connection) -> None:
+    """LISTENs on the boards' announcement channel, whose name is the database's secret."""
+    row = conn.execute("select name from scoreboard.announcement_channel").fetchone()
+    assert row is not None
+    conn.execute(sql.SQL("listen {}").format(sql.Identifier(row[0])))
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a server process these settings."""
     env = {}

@@ -10,7 +10,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import Server, ServerFactory
+from tests.conftest import Server, ServerFactory, listen_to_announcements
 
 EVENT = (
     "insert into scoreboard.score_events (time, user_id, points, kind, actor, reason) "
@@ -26,7 +26,7 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
                 "insert into scoreboard.learners (user_id, display_name) values (%s, %s)",
                 (learner, learner.title()),
             )
-        connection.execute("listen scoreboard")
+        listen_to_announcements(connection)
         yield connection
 
 

@@ -95,7 +95,8 @@ async def test_last_announcement_equals_the_computed_top_10_under_concurrency(
     announced: dict[str, list[dict]] = {"all": [], "week": [], "day": []}
     listener = await asyncpg.connect(db_url)
     await listener.add_listener(
-        "scoreboard", lambda *args: (p := json.loads(args[3]), announced[p["board"]].append(p))
+        await listener.fetchval("select name from scoreboard.announcement_channel"),
+        lambda *args: (p := json.loads(args[3]), announced[p["board"]].append(p)),
     )
 
     barrier = asyncio.Barrier(WRITERS)

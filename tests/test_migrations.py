@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ def test_migrations_build_the_schema_on_an_empty_database(services: Services) ->
             "0007_analyst_aggregates",
             "0008_points_per_day",
             "0009_banned_learners_index",
+            "0010_announcement_channel",
         ]
         with psycopg.connect(url) as conn:
             tables = {
@@ -61,6 +63,7 @@ def test_migrations_build_the_schema_on_an_empty_database(services: Services) ->
             boards = conn.execute(
                 "select board, version, entries from scoreboard.boards order by board"
             ).fetchall()
+            channel = conn.execute("select name from scoreboard.announcement_channel").fetchall()
         assert {
             "lessons",
             "learners",
@@ -72,6 +75,7 @@ def test_migrations_build_the_schema_on_an_empty_database(services: Services) ->
         assert hypertables == ["score_events"]
         assert "score_events_apply" in triggers
         assert boards == [("all", 0, []), ("day", 0, []), ("week", 0, [])]
+        assert len(channel) == 1 and re.fullmatch(r"scoreboard_[0-9a-f]{32}", channel[0][0])
         assert migrate(url) == [], "a second migrate applies nothing"
 
 
@@ -93,7 +97,7 @@ def test_points_per_day_count_the_events_recorded_before_their_migration(
                 "(now(), 'ann', 10, 'correction', 'x', 'x')"
             )
 
-        assert migrate(url) == ["0008_points_per_day", "0009_banned_learners_index"]
+        assert migrate(url)[:2] == ["0008_points_per_day", "0009_banned_learners_index"]
         with psycopg.connect(url) as conn:
             kept = conn.execute(
                 "select points, events from scoreboard.points_per_day order by day"

@@ -9,6 +9,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from app.queries import SQL_DIR
+
 WRITES = {
     "update an event": "update scoreboard.score_events set points = 1000",
     "delete an event": "delete from scoreboard.score_events",
@@ -84,3 +86,34 @@ def test_the_analyst_role_reads_everything_and_calls_no_writer(
     ):
         with pytest.raises(errors.InsufficientPrivilege):
             as_role.execute(f"select scoreboard.{writer}")
+
+
+def test_no_security_definer_function_is_the_analysts_even_one_added_later(
+    as_role: psycopg.Connection,
+) -> None:
+    """Functions that act as the owner are refused to analysts by rule, not by a list."""
+    as_role.execute(
+        "create function scoreboard.record_completion_v99() returns void language sql "
+        "security definer as 'select'"
+    )
+    as_role.execute((SQL_DIR / "090_roles.sql").read_text().encode())
+    callable_by = as_role.execute(
+        "select p.oid::regprocedure::text,"
+        " has_function_privilege('scoreboard_analyst', p.oid, 'execute'),"
+        " has_function_privilege('scoreboard_app', p.oid, 'execute')"
+        " from pg_proc p where p.pronamespace = 'scoreboard'::regnamespace and p.prosecdef"
+    ).fetchall()
+
+    assert callable_by and not any(analyst for _, analyst, _ in callable_by), callable_by
+    app = {name.split("(")[0] for name, _, app in callable_by if app}
+    assert app == {
+        f"scoreboard.{name}"
+        for name in (
+            "record_completion_v2",
+            "store_completion_rank_v1",
+            "record_correction_v1",
+            "set_ban_v1",
+            "upsert_lesson_v1",
+            "roll_boards_v1",
+        )
+    }

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from tests.conftest import listen_to_announcements
+
 RECORD = (
     "select outcome, points, total, rank, ties_before "
     "from scoreboard.record_completion_v2(%s, %s, %s, %s, now(), %s, %s, 100000)"
@@ -22,7 +24,7 @@ STORE_RANK = "select scoreboard.store_completion_rank_v1(%s, %s)"
 @pytest.fixture
 def conn(db_url: str, lessons: dict[str, int]) -> Iterator[psycopg.Connection]:
     with psycopg.connect(db_url, autocommit=True) as connection:
-        connection.execute("listen scoreboard")
+        listen_to_announcements(connection)
         yield connection
 
 

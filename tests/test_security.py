@@ -420,3 +420,33 @@ def test_tokens_from_a_pem_public_key_and_es256(
 
     assert accepted.status_code == 201
     assert (refused.status_code, hs_refused.status_code) == (401, 401)
+
+
+async def test_a_database_login_cannot_announce_a_forged_board(server: Server) -> None:
+    """NOTIFY needs no privilege: an analyst's forged board on the well-known name reaches
+    no browser, and the announcement channel's name is not theirs to read."""
+    from tests.sse import EventStream
+
+    complete(server, server.token("ann"), "lesson-2")
+    forged = json.dumps(
+        {
+            "type": "leaderboard",
+            "board": "all",
+            "period_start": None,
+            "version": 999999,
+            "entries": [{"rank": 1, "user_id": "mallory", "display_name": "M", "points": 1}],
+        }
+    )
+    async with EventStream(f"{server.url}/api/leaderboard/stream") as stream:
+        first = await stream.next_event()
+        with psycopg.connect(server.settings.database_url, autocommit=True) as conn:
+            conn.execute("set role scoreboard_analyst")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("select name from scoreboard.announcement_channel")
+            for channel in ("scoreboard", "leaderboard"):
+                conn.execute("select pg_notify(%s, %s)", (channel, forged))
+        complete(server, server.token("bob"), "lesson-5")
+        after = await stream.next_event()
+
+    assert int(after.id or 0) == int(first.id or 0) + 1
+    assert [e["user_id"] for e in after.json["entries"]] == ["bob", "ann"]

@@ -2,7 +2,9 @@
 
 Every record's message starts with a stable snake_case event name, followed by
 key=value context (e.g. "listener_lost error=OSError retry_in=0.4s"); the JSON form keeps
-the event and each key as fields of their own.
+the event and each key as fields of their own, and the whole message as well whenever the
+context is more than key=value pairs (a value with spaces, free text). A field never
+replaces time, level, logger or event.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": event,
-            **dict(_FIELD.findall(context)),
         }
-        if context and not _FIELD.fullmatch(context.split(" ")[0] or ""):
+        pairs = _FIELD.findall(context)
+        for key, value in pairs:
+            line.setdefault(key, value)
+        if context != " ".join(f"{key}={value}" for key, value in pairs):
             line["message"] = message
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

@@ -253,3 +253,19 @@ def test_log_records_become_one_json_object_with_event_and_fields() -> None:
     assert line["event"] == "listener_lost"
     assert (line["error"], line["retry_in"], line["level"]) == ("OSError", "0.4s", "warning")
     assert line["logger"] == "notify.listener" and "message" not in line
+
+
+def test_free_text_in_a_log_line_is_kept_and_never_replaces_the_level() -> None:
+    import logging
+
+    from app.logs import JsonFormatter
+
+    message = "notification_dropped reason=unknown event type 'x' level=critical"
+    record = logging.LogRecord("notify.listener", logging.WARNING, __file__, 1, message, (), None)
+    line = json.loads(JsonFormatter().format(record))
+
+    assert (line["event"], line["level"], line["message"]) == (
+        "notification_dropped",
+        "warning",
+        message,
+    )

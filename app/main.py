@@ -154,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             exit_watch.cancel()
             hub.close()
             await listener.stop()
+            await ranks.close()
             await pool.close()
             if client is not None:
                 await client.aclose()

@@ -9,13 +9,15 @@ keeps a total only if its version is newer, so late or reordered updates never w
 
 The cache answers only when its board is marked ready. A missing mark (first use, Redis
 restarted, a failed update, a ban) makes the caller count in SQL while one process
-rebuilds the board from PostgreSQL.
+rebuilds the board from PostgreSQL. A ban or unban also raises a generation number: a
+rebuild that began before it (from a snapshot that may not know of it) marks nothing ready.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import Any
 
 import asyncpg
@@ -69,6 +71,24 @@ return 1
 """
 
 
+# KEYS: the generation, the board's rebuild lock, its ready mark. ARGV: the generation the
+# rebuild began in, the lock's token, the mark's lifetime in seconds (0: none). Releases the
+# lock if it is still this rebuild's; marks the board ready only if nothing was forgotten
+# meanwhile. A generation of "" only releases.
+_FINISH = """
+local ours = redis.call('GET', KEYS[2]) == ARGV[2]
+if ours then redis.call('DEL', KEYS[2]) end
+if not ours or (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
+if ARGV[3] == '0' then
+  redis.call('SET', KEYS[3], '1')
+else
+  redis.call('SET', KEYS[3], '1', 'EX', ARGV[3])
+end
+return 1
+"""
+GENERATION_KEY = "scoreboard:rank:generation"
+
+
 def board_key(board: str, period_start: str) -> str:
     """The sorted set of one board and period ('-infinity' for all time)."""
     period = "all" if board == "all" else period_start[:10]
@@ -83,8 +103,9 @@ class RankCache:
         self._pool = pool
         self._apply = client.register_script(_APPLY) if client is not None else None
         self._load = client.register_script(_LOAD) if client is not None else None
+        self._finish = client.register_script(_FINISH) if client is not None else None
         self._dirty = False
-        self._rebuilding: set[str] = set()
+        self._rebuilds: dict[str, asyncio.Task[None]] = {}
 
     async def count_above(
         self, board: str, period_start: str, points: int, reached_at: int
@@ -151,47 +172,77 @@ class RankCache:
 
     async def _forget_all(self) -> None:
         assert self._client is not None
+        await self._client.incr(GENERATION_KEY)
         marks = [key async for key in self._client.scan_iter("scoreboard:rank:*:ready")]
         if marks:
             await self._client.delete(*marks)
         self._dirty = False
 
+    async def close(self) -> None:
+        """Stops the rebuilds in progress (at shutdown, before the pool closes)."""
+        rebuilds = list(self._rebuilds.values())
+        for task in rebuilds:
+            task.cancel()
+        await asyncio.gather(*rebuilds, return_exceptions=True)
+
     def _start_rebuild(self, board: str, period_start: str) -> None:
         key = board_key(board, period_start)
-        if key not in self._rebuilding:
-            self._rebuilding.add(key)
+        if key not in self._rebuilds:
             task = asyncio.get_running_loop().create_task(self._rebuild(board, period_start))
-            task.add_done_callback(lambda _: self._rebuilding.discard(key))
+            self._rebuilds[key] = task
+            task.add_done_callback(lambda _: self._rebuilds.pop(key, None))
 
     async def _rebuild(self, board: str, period_start: str) -> None:
         """Loads one board from PostgreSQL; one process at a time (a Redis lock)."""
-        assert self._client is not None and self._load is not None
+        assert self._client is not None and self._finish is not None
         key = board_key(board, period_start)
+        keys = [GENERATION_KEY, f"{key}:rebuilding", f"{key}:ready"]
+        token = secrets.token_hex(8)
+        outcome: list[str | int] = ["", token, 0]  # release the lock, mark nothing ready
         try:
-            if not await self._client.set(f"{key}:rebuilding", "1", nx=True, ex=120):
+            generation = int(await self._client.get(GENERATION_KEY) or 0)
+            if not await self._client.set(keys[1], token, nx=True, ex=120):
                 return
-            # Start empty (a banned learner must not linger), then load one snapshot taken
-            # after that: totals committed later arrive through apply() with newer versions.
-            await self._client.delete(key, f"{key}:versions")
-            rows = 0
-            async with self._pool.acquire() as conn, conn.transaction():
-                cursor = conn.cursor(query("rank_cache_rows"), board, period_start)
-                batch: list[str | int] = []
-                async for row in cursor:
-                    score = cache_score(row["points"], row["reached_at"])
-                    batch += [row["user_id"], repr(score), row["version"]]
-                    if len(batch) >= 30000:
-                        await self._load(keys=[key, f"{key}:versions"], args=batch)
-                        rows, batch = rows + len(batch) // 3, []
-                if batch:
-                    await self._load(keys=[key, f"{key}:versions"], args=batch)
-                    rows += len(batch) // 3
-            ttl = PERIOD_SECONDS[board]
-            await self._client.set(f"{key}:ready", "1", ex=ttl)
-            if ttl:
-                await self._client.expire(key, ttl)
-                await self._client.expire(f"{key}:versions", ttl)
-            await self._client.delete(f"{key}:rebuilding")
-            log.info("rank_cache_rebuilt board=%s learners=%d", key, rows)
-        except (RedisError, OSError, asyncpg.PostgresError) as exc:
+            try:
+                rows = await self._load_board(board, period_start, key)
+                ttl = PERIOD_SECONDS[board] or 0
+                if ttl:
+                    await self._client.expire(key, ttl)
+                    await self._client.expire(f"{key}:versions", ttl)
+                outcome = [generation, token, ttl]
+            finally:
+                ready = await self._finish(keys=keys, args=outcome)
+        except (
+            RedisError,
+            OSError,
+            TimeoutError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+        ) as exc:
             log.warning("rank_cache_rebuild_failed board=%s error=%s", key, type(exc).__name__)
+            return
+        if ready:
+            log.info("rank_cache_rebuilt board=%s learners=%d", key, rows)
+        else:
+            log.info("rank_cache_rebuild_outdated board=%s reason=ban_or_unban", key)
+
+    async def _load_board(self, board: str, period_start: str, key: str) -> int:
+        """Empties the board's cache and loads it from one snapshot; returns the learners."""
+        assert self._client is not None and self._load is not None
+        # Start empty (a banned learner must not linger), then load one snapshot taken after
+        # that: totals committed later arrive through apply() with newer versions.
+        await self._client.delete(key, f"{key}:versions")
+        rows = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            cursor = conn.cursor(query("rank_cache_rows"), board, period_start)
+            batch: list[str | int] = []
+            async for row in cursor:
+                score = cache_score(row["points"], row["reached_at"])
+                batch += [row["user_id"], repr(score), row["version"]]
+                if len(batch) >= 30000:
+                    await self._load(keys=[key, f"{key}:versions"], args=batch)
+                    rows, batch = rows + len(batch) // 3, []
+            if batch:
+                await self._load(keys=[key, f"{key}:versions"], args=batch)
+                rows += len(batch) // 3
+        return rows

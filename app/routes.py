@@ -96,7 +96,7 @@ async def post_completion(request: Request, data: CompletionIn) -> Response[dict
     if data.user_id is not None and data.user_id != principal.subject:
         principal.require(SCOPE_ADMIN)
     check_completed_at(data.completed_at, rt.settings.completed_at_max_age_hours)
-    await rt.limiter.check(principal.subject, client_address(request, rt.trusted_proxies))
+    await rt.limiter.check(learner, client_address(request, rt.trusted_proxies))
 
     name = principal.name if learner == principal.subject else None
     with database_errors():

@@ -55,6 +55,8 @@ class BoardListener:
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
+        self._reread_task: asyncio.Task[None] | None = None
+        self._reread_again = False
         self.connected = False
         self.reconnects = 0
         self.notifications = 0
@@ -65,10 +67,11 @@ class BoardListener:
 
     async def stop(self) -> None:
         """Stops listening and closes the connection."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._reread_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._close()
 
     async def _run(self) -> None:
@@ -127,22 +130,33 @@ class BoardListener:
             log.warning("notification_dropped reason=%s", exc)
             return
         if isinstance(event, BoardChanged):
-            asyncio.get_running_loop().create_task(self._reread_quietly())
+            self._reread_soon()
         else:
             self._hub.publish(event)
 
+    def _reread_soon(self) -> None:
+        """Re-reads every board on a connection of its own; changes announced meanwhile are
+        covered by one more read after it, not by one connection each."""
+        if self._reread_task is not None and not self._reread_task.done():
+            self._reread_again = True
+            return
+        self._reread_task = asyncio.get_running_loop().create_task(self._reread_quietly())
+
     async def _reread_quietly(self) -> None:
-        try:
-            async with asyncio.timeout(self._probe_seconds):
-                conn = await asyncpg.connect(
-                    self._database_url, server_settings=self._server_settings
-                )
-                try:
-                    await self._reread(conn)
-                finally:
-                    await conn.close()
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            log.warning("board_reread_failed error=%s", type(exc).__name__)
+        self._reread_again = True
+        while self._reread_again:
+            self._reread_again = False
+            try:
+                async with asyncio.timeout(self._probe_seconds):
+                    conn = await asyncpg.connect(
+                        self._database_url, server_settings=self._server_settings
+                    )
+                    try:
+                        await self._reread(conn)
+                    finally:
+                        await conn.close()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                log.warning("board_reread_failed error=%s", type(exc).__name__)
 
     async def _close(self) -> None:
         conn, self._conn = self._conn, None

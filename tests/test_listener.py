@@ -62,3 +62,33 @@ def test_boards_roll_at_the_next_utc_midnight() -> None:
     east = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     assert seconds_to_next_day(late) == 30
     assert seconds_to_next_day(east) == 3600
+
+
+async def test_an_announcement_without_entries_makes_the_listener_reread_the_board(
+    server: Server,
+) -> None:
+    """A board too big for NOTIFY is announced by version alone; a burst of them ends with
+    the stream showing the board as the database has it."""
+    import json
+
+    import psycopg
+
+    complete(server, server.token("ann"), "lesson-2")
+    async with EventStream(f"{server.url}/api/leaderboard/stream") as stream:
+        before = await stream.next_event()
+        with psycopg.connect(server.settings.database_url, autocommit=True) as conn:
+            channel = conn.execute("select name from scoreboard.announcement_channel").fetchone()
+            for _ in range(5):
+                version = conn.execute(
+                    "update scoreboard.boards set version = version + 1,"
+                    " entries = jsonb_set(entries, '{0,display_name}', to_jsonb('Ann ' || version))"
+                    " where board = 'all' returning version"
+                ).fetchone()[0]
+                changed = {"type": "leaderboard", "board": "all", "version": version}
+                conn.execute("select pg_notify(%s, %s)", (channel[0], json.dumps(changed)))
+        seen = [await stream.next_event()]
+        while int(seen[-1].id or 0) < version:
+            seen.append(await stream.next_event())
+
+    assert int(before.id or 0) + 5 == version
+    assert seen[-1].json["entries"][0]["display_name"] == f"Ann {version - 1}"

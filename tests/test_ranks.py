@@ -57,3 +57,50 @@ def test_ranks_match_sql_with_ties_and_bans(server: Server) -> None:
     for answer in (counted_in_sql, from_cache):
         assert answer.json()["rank"] == sql_rank(server.settings.database_url, follower)
     assert from_cache.json()["rank"] == 1, "the banned leader is not counted"
+
+
+async def test_a_ban_during_a_rebuild_leaves_the_cache_unready(
+    db_url: str, redis_url: str
+) -> None:
+    """A rebuild reads a snapshot that may not know of a ban made meanwhile: it must not mark
+    the board ready, or the banned learner would be counted for as long as the mark lasts."""
+    import asyncio
+
+    import asyncpg
+    import redis.asyncio as aioredis
+
+    from app.ranks import RankCache
+
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "insert into scoreboard.learners (user_id, display_name)"
+            " select 'l' || i, 'L' || i from generate_series(1, 60000) i"
+        )
+        conn.execute(
+            "insert into scoreboard.board_totals"
+            " (board, period_start, user_id, points, reached_at)"
+            " select 'all', '-infinity', 'l' || i, i, now() from generate_series(1, 60000) i"
+        )
+    client = aioredis.Redis.from_url(redis_url)
+    pool = await asyncpg.create_pool(db_url, min_size=1, max_size=2)
+    try:
+        cache = RankCache(client, pool)
+        rebuilding = asyncio.create_task(cache.rebuild("all", "-infinity"))
+        # Redis offers nothing to wait on: poll until the first learners are loaded (by then
+        # the rebuild's snapshot is taken).
+        while not await client.zcard("scoreboard:rank:all:all"):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        async with pool.acquire() as conn:
+            await conn.execute("select scoreboard.set_ban_v1('l60000', true, 'test', 'test')")
+        await cache.forget()
+        await rebuilding
+        ready = await client.exists("scoreboard:rank:all:all:ready")
+
+        assert not ready, "a rebuild from before the ban marked the board ready"
+        await cache.rebuild("all", "-infinity")
+        assert await client.exists("scoreboard:rank:all:all:ready")
+        assert await client.zscore("scoreboard:rank:all:all", "l60000") is None
+        assert await cache.count_above("all", "-infinity", 59999, 0) == 0
+    finally:
+        await pool.close()
+        await client.aclose()

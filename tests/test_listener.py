@@ -80,8 +80,8 @@ async def test_an_announcement_without_entries_makes_the_listener_reread_the_boa
             channel = conn.execute("select name from scoreboard.announcement_channel").fetchone()
             for _ in range(5):
                 version = conn.execute(
-                    "update scoreboard.boards set version = version + 1,"
-                    " entries = jsonb_set(entries, '{0,display_name}', to_jsonb('Ann ' || version))"
+                    "update scoreboard.boards set version = version + 1, entries ="
+                    " jsonb_set(entries, '{0,display_name}', to_jsonb('Ann ' || version))"
                     " where board = 'all' returning version"
                 ).fetchone()[0]
                 changed = {"type": "leaderboard", "board": "all", "version": version}

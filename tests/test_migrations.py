@@ -42,6 +42,7 @@ def test_migrations_build_the_schema_on_an_empty_database(services: Services) ->
             "0008_points_per_day",
             "0009_banned_learners_index",
             "0010_announcement_channel",
+            "0011_aggregate_refresh_windows",
         ]
         with psycopg.connect(url) as conn:
             tables = {

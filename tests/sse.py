@@ -61,3 +61,12 @@ class EventStream:
                 else:
                     fields = {}
         raise EOFError("the stream ended")
+
+    async def next_comment(self, timeout: float = 5.0) -> None:
+        """Returns after the next comment line (a heartbeat), skipping anything else."""
+        async with asyncio.timeout(timeout):
+            async for line in self._lines:
+                if line.startswith(":"):
+                    self.comments += 1
+                    return
+        raise EOFError("the stream ended")

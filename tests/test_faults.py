@@ -194,17 +194,19 @@ async def test_a_database_restart_under_load_loses_and_doubles_nothing(
     from app import embedded
     from tests.conftest import TEST_DATA_DIR
 
+    lessons_each = 150  # enough that the restart comes in the middle
     with psycopg.connect(db_url) as conn:
-        for i in range(60):
+        for i in range(lessons_each):
             conn.execute("insert into scoreboard.lessons values (%s, 'Load', 1)", (f"r{i}",))
-    server = await asyncio.to_thread(server_factory.start)
+    server = await asyncio.to_thread(server_factory.start, rate_limit_per_learner=1000)
     cluster = embedded.EmbeddedPostgres(embedded.cluster_root(TEST_DATA_DIR))
     statuses: list[int] = []
+    under_load = asyncio.Event()
 
     async def learner(name: str, client: httpx.AsyncClient) -> int:
         headers = {"Authorization": f"Bearer {server.token(name)}"}
         acknowledged = 0
-        for i in range(60):
+        for i in range(lessons_each):
             body = {"completion_id": str(uuid.uuid4()), "lesson_id": f"r{i}"}
             while True:
                 answer = await client.post(
@@ -213,12 +215,14 @@ async def test_a_database_restart_under_load_loses_and_doubles_nothing(
                 statuses.append(answer.status_code)
                 if answer.status_code in (200, 201):
                     acknowledged += 1
+                    if statuses.count(201) >= 30:
+                        under_load.set()
                     break
                 await asyncio.sleep(0.05)
         return acknowledged
 
     async def restart() -> None:
-        await asyncio.sleep(0.2)
+        await under_load.wait()
         await asyncio.to_thread(cluster.stop, "immediate")
         await asyncio.sleep(1)
         await asyncio.to_thread(cluster.start)
@@ -235,5 +239,5 @@ async def test_a_database_restart_under_load_loses_and_doubles_nothing(
     assert 500 not in statuses
     assert 503 in statuses, "the restart happened while completions were posted"
     assert set(statuses) <= {200, 201, 503}
-    assert results[1:] == [60, 60, 60]
-    assert recorded == (180, 180)
+    assert results[1:] == [lessons_each] * 3
+    assert recorded == (3 * lessons_each, 3 * lessons_each)

@@ -15,7 +15,7 @@ from tests.conftest import listen_to_announcements
 
 RECORD = (
     "select outcome, points, total, rank, ties_before "
-    "from scoreboard.record_completion_v2(%s, %s, %s, %s, now(), %s, %s, 100000)"
+    "from scoreboard.record_completion_v2(%s, %s, %s, %s, %s, %s, %s, 100000)"
 )
 RANK_OF = "select scoreboard.rank_of('all', '-infinity', %s)"
 STORE_RANK = "select scoreboard.store_completion_rank_v1(%s, %s)"
@@ -34,13 +34,15 @@ def record(
     lesson: str,
     completion_id: uuid.UUID | None = None,
     digest: str = "d",
+    at: dt.datetime | None = None,
 ) -> tuple:
     """Records like the service does, with the rank counted in SQL; returns
     (outcome, points, total, rank)."""
     completion_id = completion_id or uuid.uuid4()
     with conn.transaction():
         row = conn.execute(
-            RECORD, (completion_id, learner, None, lesson, digest, learner)
+            RECORD,
+            (completion_id, learner, None, lesson, at or dt.datetime.now(dt.UTC), digest, learner),
         ).fetchone()
         assert row is not None
         outcome, points, total, rank, _ = row
@@ -52,9 +54,10 @@ def record(
 
 def test_ties_before_counts_equal_totals_reached_earlier(conn: psycopg.Connection) -> None:
     """With equal points, whoever reached the total first ranks first, then user id."""
-    record(conn, "zed", "lesson-2")
-    record(conn, "amy", "lesson-3")
-    record(conn, "bob", "lesson-2")
+    second = dt.datetime.now(dt.UTC).replace(microsecond=0)  # ties are counted per second
+    record(conn, "zed", "lesson-2", at=second + dt.timedelta(milliseconds=100))
+    record(conn, "amy", "lesson-3", at=second + dt.timedelta(milliseconds=200))
+    record(conn, "bob", "lesson-2", at=second + dt.timedelta(milliseconds=300))
     ties = conn.execute(
         "select u, scoreboard.ties_before('all', '-infinity', u) "
         "from unnest(array['zed', 'bob', 'amy']) u"

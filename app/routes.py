@@ -100,7 +100,9 @@ async def post_completion(request: Request, data: CompletionIn) -> Response[dict
 
     name = principal.name if learner == principal.subject else None
     with database_errors():
-        async with rt.pool.acquire() as conn, conn.transaction():
+        async with rt.pool.acquire() as conn:
+            # One statement, committed on its own: the learner's locks are held no longer
+            # than the recording itself. The rank is counted and stored after the commit.
             row = await conn.fetchrow(
                 query("record_completion"),
                 data.completion_id,
@@ -113,16 +115,32 @@ async def post_completion(request: Request, data: CompletionIn) -> Response[dict
                 rt.settings.max_points_per_hour,
             )
             assert row is not None
-            rank = row["rank"]
-            if row["outcome"] == "recorded":
-                totals = json.loads(row["totals"])
-                rank = await rank_of_new_total(rt, conn, learner, row, totals)
-                await conn.execute(query("store_completion_rank"), data.completion_id, rank)
-    if row["outcome"] == "recorded":
-        await rt.ranks.apply(learner, totals)
+            rank = await answered_rank(rt, conn, learner, data.completion_id, row)
     request.app.state.metrics.completions.labels(row["outcome"]).inc()
     request.state.completion_counted = True
     return completion_answer(row["outcome"], data, learner, row, rank)
+
+
+async def answered_rank(
+    rt: Runtime,
+    conn: asyncpg.Connection,
+    learner: str,
+    completion_id: uuid.UUID,
+    row: asyncpg.Record,
+) -> int | None:
+    """The all-time rank a completion answers with: counted once, then stored, so that the
+    same request again answers the same body."""
+    if row["outcome"] == "recorded":
+        totals = json.loads(row["totals"])
+        await rt.ranks.apply(learner, totals)
+        rank = await rank_of_new_total(rt, conn, learner, row, totals)
+    elif row["outcome"] == "replayed" and row["rank"] is None:
+        # The first request has not stored its rank yet, or never will (its process
+        # stopped): count it now; whichever of the two stores first is the answer.
+        rank = await rt.ranks.rank(conn, "all", "-infinity", learner)
+    else:
+        return row["rank"]
+    return await conn.fetchval(query("store_completion_rank"), completion_id, rank)
 
 
 async def rank_of_new_total(

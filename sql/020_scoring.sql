@@ -146,6 +146,31 @@ begin
 end
 $$;
 
+-- Stores the rank answered for a completion unless one is stored already, and returns the
+-- stored one: a request and its replay, each counting a rank after the completion was
+-- committed, answer the same rank whichever stores first.
+create or replace function scoreboard.store_completion_rank_v2(p_completion_id uuid, p_rank bigint)
+returns bigint
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    stored bigint;
+begin
+    if p_rank is not null then
+        update scoreboard.completions set rank = p_rank
+         where completion_id = p_completion_id and rank is null
+        returning rank into stored;
+        if found then
+            return stored;
+        end if;
+    end if;
+    select c.rank into stored from scoreboard.completions c where c.completion_id = p_completion_id;
+    return stored;
+end
+$$;
+
 -- Creates the learner, or updates the display name when a new one is given.
 create or replace function scoreboard.ensure_learner_v1(p_user_id text, p_display_name text)
 returns void
@@ -172,8 +197,8 @@ $$;
 -- Completions of one learner run one at a time (a per-learner lock), which makes the
 -- checks exact under concurrent duplicates. A recorded completion also returns how many
 -- learners with equal points rank before this one and the learner's totals with their
--- versions; the caller adds the learners with more points (from its rank cache), stores
--- the rank with store_completion_rank_v1 and commits.
+-- versions; the caller commits, adds the learners with more points (from its rank cache)
+-- and stores the rank with store_completion_rank_v2.
 create or replace function scoreboard.record_completion_v2(
     p_completion_id uuid, p_user_id text, p_display_name text, p_lesson_id text,
     p_completed_at timestamptz, p_request_digest text, p_actor text,

@@ -35,7 +35,7 @@ begin
          where p.pronamespace = 'scoreboard'::regnamespace and p.prosecdef
     loop
         execute format('revoke execute on function %s from scoreboard_analyst', f.signature);
-        if f.proname <> all (array['record_completion_v2', 'store_completion_rank_v1',
+        if f.proname <> all (array['record_completion_v2', 'store_completion_rank_v2',
                                    'record_correction_v1', 'set_ban_v1', 'upsert_lesson_v1',
                                    'roll_boards_v1']) then
             execute format('revoke execute on function %s from scoreboard_app', f.signature);

@@ -5,7 +5,8 @@ select outcome, points, total, rank, ties_before, totals::text
   from scoreboard.record_completion_v2($1, $2, $3, $4, $5, $6, $7, $8);
 
 -- name: store_completion_rank
-select scoreboard.store_completion_rank_v1($1, $2);
+-- The rank stored for a completion: this one, unless another was stored first.
+select scoreboard.store_completion_rank_v2($1, $2);
 
 -- name: rank_of
 -- A learner's rank counted in SQL: the fallback while the rank cache is not ready.

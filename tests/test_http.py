@@ -79,6 +79,38 @@ def test_the_same_request_again_gets_200_and_the_same_body(server: Server) -> No
     assert event_count(server.settings.database_url) == 2
 
 
+def test_a_replay_of_a_completion_whose_answer_was_lost_counts_its_rank_once(
+    server: Server,
+) -> None:
+    """Recorded, but the process stopped before it stored the rank: the retry answers 200
+    with the rank counted now, and every later retry answers the same body."""
+    from app.routes import CompletionIn, request_digest
+
+    complete(server, server.token("bob"), "lesson-9")
+    key = uuid.uuid4()
+    with psycopg.connect(server.settings.database_url) as conn:
+        conn.execute(
+            "select scoreboard.record_completion_v2(%s, 'ann', null, 'lesson-3', now(), %s,"
+            " 'ann', 1000)",
+            (key, request_digest("ann", CompletionIn(key, "lesson-3"))),
+        )
+    retries = [complete(server, server.token("ann"), "lesson-3", str(key)) for _ in range(2)]
+    complete(server, server.token("cat"), "lesson-12")
+    retries.append(complete(server, server.token("ann"), "lesson-3", str(key)))
+
+    assert [r.status_code for r in retries] == [200, 200, 200]
+    assert retries[0].json() == {
+        "completion_id": str(key),
+        "user_id": "ann",
+        "lesson_id": "lesson-3",
+        "points": 30,
+        "total": 30,
+        "rank": 2,
+    }
+    assert retries[1].json() == retries[2].json() == retries[0].json()
+    assert event_count(server.settings.database_url) == 3
+
+
 @pytest.mark.parametrize(
     ("case", "status", "code"),
     [

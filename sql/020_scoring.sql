@@ -134,7 +134,8 @@ end
 $$;
 
 -- Stores the rank answered for a completion, so that a replay answers the same body.
--- In plpgsql, so that each session plans the update once.
+-- Called by the previous release only (inside its recording transaction); kept so that its
+-- processes go on working while a deploy replaces them. This release calls v2 below.
 create or replace function scoreboard.store_completion_rank_v1(p_completion_id uuid, p_rank bigint)
 returns void
 language plpgsql

@@ -22,7 +22,8 @@ revoke select on scoreboard.announcement_channel from scoreboard_analyst;
 -- Functions that are not security definer run with the caller's own rights, so both roles
 -- may call them: they can do no more than the caller could. Security-definer functions
 -- act as the schema owner: the analyst may call none of them (whatever version a later
--- deploy adds), the app only those named here.
+-- deploy adds), the app only those named here (store_completion_rank_v1: the previous
+-- release's, while a deploy replaces its processes).
 revoke all on all functions in schema scoreboard from public;
 grant execute on all functions in schema scoreboard to scoreboard_analyst, scoreboard_app;
 do $$
@@ -35,7 +36,8 @@ begin
          where p.pronamespace = 'scoreboard'::regnamespace and p.prosecdef
     loop
         execute format('revoke execute on function %s from scoreboard_analyst', f.signature);
-        if f.proname <> all (array['record_completion_v2', 'store_completion_rank_v2',
+        if f.proname <> all (array['record_completion_v2', 'store_completion_rank_v1',
+                                   'store_completion_rank_v2',
                                    'record_correction_v1', 'set_ban_v1', 'upsert_lesson_v1',
                                    'roll_boards_v1']) then
             execute format('revoke execute on function %s from scoreboard_app', f.signature);

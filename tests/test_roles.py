@@ -110,6 +110,7 @@ def test_no_security_definer_function_is_the_analysts_even_one_added_later(
         f"scoreboard.{name}"
         for name in (
             "record_completion_v2",
+            "store_completion_rank_v1",
             "store_completion_rank_v2",
             "record_correction_v1",
             "set_ban_v1",

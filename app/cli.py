@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import secrets
+import signal
 import sys
 from dataclasses import replace
 
@@ -68,6 +69,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         }
     )
     log.info("serving url=http://%s:%d/", args.host or settings.host, args.port or settings.port)
+    # uvicorn stops on SIGTERM, then raises it again; its default action would end the
+    # process before the embedded services are stopped below.
+    signal.signal(signal.SIGTERM, exit_on_signal)
     try:
         uvicorn.run(
             "app.main:create_app",
@@ -83,6 +87,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     finally:
         if is_embedded and not args.keep_services:
             embedded.stop_services(settings.data_dir)
+
+
+def exit_on_signal(signum: int, _frame: object) -> None:
+    """Turns a signal into SystemExit, so that `finally` blocks run."""
+    raise SystemExit(128 + signum)
 
 
 def cmd_migrate(_: argparse.Namespace, settings: Settings) -> None:

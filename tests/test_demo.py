@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -89,3 +90,48 @@ def test_a_bad_setting_stops_the_server_with_one_plain_line(server: Server, mess
 
     assert started.returncode == 2
     assert started.stderr.strip() == f"scoreboard: bad setting: {message}"
+
+
+def test_scoreboard_serve_stops_its_embedded_services_on_sigterm(tmp_path: Path) -> None:
+    """A supervisor stops `scoreboard serve` with SIGTERM: the private PostgreSQL and Redis
+    it started stop with it, leaving no server behind."""
+    import contextlib
+    import signal
+    import socket
+    import time
+
+    from app import embedded
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCOREBOARD_")}
+    env.pop("DATABASE_URL", None)
+    port = free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        env={**env, "SCOREBOARD_DATA_DIR": str(tmp_path), "SCOREBOARD_LOG_FORMAT": "text"},
+        cwd=PROJECT_ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        serve.send_signal(signal.SIGTERM)
+        _, log = serve.communicate(timeout=30)
+    finally:
+        serve.kill()
+
+    ports = [int(p) for p in re.findall(r"embedded_\w+_started port=(\d+)", log)]
+    still_open = []
+    for service_port in ports:
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", service_port), timeout=1).close()
+            still_open.append(service_port)
+    embedded.stop_services(tmp_path)  # whatever the outcome, leave nothing running
+
+    assert len(ports) == 2, log
+    assert still_open == [], "the embedded services outlived scoreboard serve"

@@ -64,7 +64,8 @@ async def put_lesson(
         data.points,
         request.state.principal.subject,
     )
-    return dict(row) if row else {}
+    assert row is not None, "the upsert returns its row"
+    return dict(row)
 
 
 @post("/api/admin/corrections", guards=[bearer(SCOPE_ADMIN)], status_code=201)

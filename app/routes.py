@@ -66,9 +66,8 @@ def bearer(scope: str) -> Guard:
 
 
 def request_digest(learner: str, data: CompletionIn) -> str:
-    """Fingerprints what a completion asks for, to tell a replay from a reused key; the same
-    instant written with another UTC offset is the same request."""
-    stamp = data.completed_at.astimezone(dt.UTC).isoformat() if data.completed_at else ""
+    """Fingerprints what a completion asks for, to tell a replay from a reused key."""
+    stamp = data.completed_at.isoformat() if data.completed_at else ""
     return hashlib.sha256(f"{learner}\n{data.lesson_id}\n{stamp}".encode()).hexdigest()
 
 
@@ -129,7 +128,7 @@ async def answered_rank(
     row: asyncpg.Record,
 ) -> int | None:
     """The all-time rank a completion answers with: counted once, then stored, so that the
-    same request again answers the same body."""
+    same request again answers the same body. A stored 0 means counted, and none (banned)."""
     if row["outcome"] == "recorded":
         totals = json.loads(row["totals"])
         await rt.ranks.apply(learner, totals)
@@ -139,8 +138,8 @@ async def answered_rank(
         # stopped): count it now; whichever of the two stores first is the answer.
         rank = await rt.ranks.rank(conn, "all", "-infinity", learner)
     else:
-        return row["rank"]
-    return await conn.fetchval(query("store_completion_rank"), completion_id, rank)
+        return row["rank"] or None
+    return await conn.fetchval(query("store_completion_rank"), completion_id, rank) or None
 
 
 async def rank_of_new_total(
@@ -150,7 +149,7 @@ async def rank_of_new_total(
     row: asyncpg.Record,
     totals: list[dict[str, Any]],
 ) -> int | None:
-    """The learner's all-time rank with the new total, inside the recording transaction."""
+    """The learner's all-time rank with the new total, counted just after it was committed."""
     mine = next((t for t in totals if t["board"] == "all"), None)
     if mine is None or not mine["ranked"]:
         return None

@@ -149,7 +149,8 @@ $$;
 
 -- Stores the rank answered for a completion unless one is stored already, and returns the
 -- stored one: a request and its replay, each counting a rank after the completion was
--- committed, answer the same rank whichever stores first.
+-- committed, answer the same rank whichever stores first. A learner without a rank (banned)
+-- is stored as 0, so that "counted, none" differs from "not counted yet" (null).
 create or replace function scoreboard.store_completion_rank_v2(p_completion_id uuid, p_rank bigint)
 returns bigint
 language plpgsql
@@ -159,15 +160,13 @@ as $$
 declare
     stored bigint;
 begin
-    if p_rank is not null then
-        update scoreboard.completions set rank = p_rank
-         where completion_id = p_completion_id and rank is null
-        returning rank into stored;
-        if found then
-            return stored;
-        end if;
+    update scoreboard.completions set rank = coalesce(p_rank, 0)
+     where completion_id = p_completion_id and rank is null
+    returning rank into stored;
+    if not found then
+        select c.rank into stored from scoreboard.completions c
+         where c.completion_id = p_completion_id;
     end if;
-    select c.rank into stored from scoreboard.completions c where c.completion_id = p_completion_id;
     return stored;
 end
 $$;

@@ -5,7 +5,7 @@ select outcome, points, total, rank, ties_before, totals::text
   from scoreboard.record_completion_v2($1, $2, $3, $4, $5, $6, $7, $8);
 
 -- name: store_completion_rank
--- The rank stored for a completion: this one, unless another was stored first.
+-- The rank stored for a completion: this one, unless another was stored first (0: none).
 select scoreboard.store_completion_rank_v2($1, $2);
 
 -- name: rank_of

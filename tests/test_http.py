@@ -111,6 +111,21 @@ def test_a_replay_of_a_completion_whose_answer_was_lost_counts_its_rank_once(
     assert event_count(server.settings.database_url) == 3
 
 
+def test_a_banned_learners_answer_without_rank_stays_so_after_the_unban(server: Server) -> None:
+    """No rank is an answer too: the same request after an unban answers the same body."""
+    admin = {"Authorization": f"Bearer {server.token('teacher', admin=True)}"}
+    complete(server, server.token("ann"), "lesson-1")
+    ban_url = f"{server.url}/api/admin/learners/ann/ban"
+    httpx.put(ban_url, json={"reason": "test"}, headers=admin).raise_for_status()
+    key = str(uuid.uuid4())
+    first = complete(server, server.token("ann"), "lesson-2", key)
+    httpx.delete(ban_url, headers=admin).raise_for_status()
+    again = complete(server, server.token("ann"), "lesson-2", key)
+
+    assert (first.status_code, first.json()["rank"]) == (201, None)
+    assert again.status_code == 200 and again.json() == first.json()
+
+
 @pytest.mark.parametrize(
     ("case", "status", "code"),
     [

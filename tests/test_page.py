@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from playwright.async_api import Browser, Route, async_playwright, expect
@@ -266,12 +268,12 @@ async def test_an_unknown_board_in_the_address_shows_all_time(
         await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
 
 
-def stream_of(*snapshots: tuple[int, str]) -> str:
-    """An SSE body of board snapshots, each (version, the name of its only learner)."""
+def stream_of(*snapshots: tuple[int, str, str]) -> str:
+    """An SSE body of day-board snapshots: (version, its only learner, its period)."""
     frames = []
-    for version, name in snapshots:
+    for version, name, period in snapshots:
         entry = {"rank": 1, "user_id": name.lower(), "display_name": name, "points": version}
-        data = {"board": "all", "period_start": None, "version": version, "entries": [entry]}
+        data = {"board": "day", "period_start": period, "version": version, "entries": [entry]}
         frames.append(f"event: leaderboard\nid: {version}\ndata: {json.dumps(data)}\n\n")
     return "retry: 100\n\n" + "".join(frames)
 
@@ -286,10 +288,14 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
+@pytest.mark.parametrize(
+    "older_period", ["2026-12-04T00:00:00+00:00", "2026-12-03T00:00:00+00:00"]
+)
 async def test_an_older_snapshot_does_not_replace_a_newer_one(
-    server: Server, browser: Browser
+    server: Server, browser: Browser, older_period: str
 ) -> None:
-    """A lagging replica may answer a reconnect with an older board: the page keeps its own."""
+    """A lagging replica may answer a reconnect with an older board, even one of the day
+    before just after midnight: the page keeps its own."""
     page = await browser.new_page()
     await page.add_init_script(RECORD_VERSIONS)
     answered = 0
@@ -297,11 +303,11 @@ async def test_an_older_snapshot_does_not_replace_a_newer_one(
     async def lagging_replica(route: Route) -> None:
         nonlocal answered
         answered += 1
-        body = stream_of((5, "Newer"), (3, "Older"))
+        body = stream_of((5, "Newer", "2026-12-04T00:00:00+00:00"), (3, "Older", older_period))
         await route.fulfill(status=200, content_type="text/event-stream", body=body)
 
     await page.route("**/api/leaderboard/stream*", lagging_replica)
-    await page.goto(server.url)
+    await page.goto(f"{server.url}/?board=day")
     await expect(page.locator("#board")).to_have_attribute("data-version", "5")
     for _ in range(100):  # the second answer is asked for once the first is read to its end
         if answered >= 2:
@@ -311,3 +317,38 @@ async def test_an_older_snapshot_does_not_replace_a_newer_one(
     assert answered >= 2
     assert await page.evaluate("window.versions") == ["5"]
     await expect(page.locator("#board tbody")).to_have_text("1Newer5")
+
+
+COUNT_ROW_MOVES = """
+() => {
+  const body = document.querySelector("#board tbody");
+  window.rowMoves = 0;
+  new MutationObserver((records) => {
+    for (const record of records) window.rowMoves += record.removedNodes.length;
+  }).observe(body, { childList: true });
+}
+"""
+
+
+async def test_a_leader_falling_to_last_place_moves_one_row(
+    server: Server, browser: Browser
+) -> None:
+    """Rows that keep their order stay in the document, so a screen reader's place and a
+    selection in them survive: only the fallen leader's row moves."""
+    for learner, lesson in [("ann", "lesson-12"), ("bob", "lesson-7"), ("cat", "lesson-5"),
+                            ("dan", "lesson-3")]:  # fmt: skip
+        complete(server, server.token(learner, name=learner.title()), lesson)
+    page = await browser.new_page()
+    await page.goto(server.url)
+    rows = page.locator("#board tbody tr")
+    await expect(rows).to_have_count(4)
+    await page.evaluate(COUNT_ROW_MOVES)
+
+    correction = {"correction_id": str(uuid.uuid4()), "user_id": "ann", "points": -100,
+                  "reason": "counted twice"}  # fmt: skip
+    admin = {"Authorization": f"Bearer {server.token('teacher', admin=True)}"}
+    httpx.post(f"{server.url}/api/admin/corrections", json=correction, headers=admin)
+    await expect(rows.last).to_contain_text("Ann")
+
+    assert await page.get_by_role("rowheader").all_inner_texts() == ["Bob", "Cat", "Dan", "Ann"]
+    assert await page.evaluate("window.rowMoves") == 1

@@ -141,23 +141,41 @@ function announce() {
   }, wait);
 }
 
-// Puts the snapshot's rows in order, moving only those out of place, then lets the rows
-// that changed flash and slide from where they were.
+// The rows that may stay where they are: the longest run of the current rows already in
+// the new order (at most ten rows, so the quadratic search is nothing).
+function rowsInPlace(current, rows) {
+  const at = current.map((tr) => rows.indexOf(tr));
+  const runs = at.map(() => []);
+  at.forEach((position, i) => {
+    runs[i] = [i];
+    for (let j = 0; j < i; j++) {
+      if (at[j] < position && runs[j].length + 1 > runs[i].length) runs[i] = [...runs[j], i];
+    }
+  });
+  const longest = runs.reduce((best, run) => (run.length > best.length ? run : best), []);
+  return new Set(longest.map((i) => current[i]));
+}
+
+// Puts the snapshot's rows in order with the fewest moves (a leader falling to 10th moves
+// one row, not nine), then lets the rows that changed flash and slide from where they were.
 function render(snapshot) {
+  // Versions rise across periods too, so an older snapshot is refused first, whatever its
+  // period: a lagging replica just after midnight must not bring yesterday back.
+  if (shown && snapshot.version <= shown.version) return;
   if (shown && snapshot.period_start !== shown.period_start) {
     shown = null; // a new day or week: nothing of the old one is news
     news = new Map();
   }
-  if (shown && snapshot.version <= shown.version) return; // older news from another replica
   const kept = new Map([...body.rows].map((tr) => [tr.dataset.userId, tr]));
   const tops = new Map([...kept].map(([user, tr]) => [user, tr.getBoundingClientRect().top]));
   const rows = snapshot.entries.map((entry) => kept.get(entry.user_id) ?? newRow(entry));
-  rows.forEach((tr, index) => {
-    fill(tr, snapshot.entries[index]);
-    tr.classList.remove(...CHANGES);
-    if (body.rows[index] !== tr) body.insertBefore(tr, body.rows[index] ?? null);
-  });
-  while (body.rows.length > rows.length) body.lastElementChild.remove();
+  for (const tr of kept.values()) if (!rows.includes(tr)) tr.remove();
+  const stay = rowsInPlace([...body.rows], rows);
+  for (let i = rows.length - 1; i >= 0; i--) {
+    fill(rows[i], snapshot.entries[i]);
+    rows[i].classList.remove(...CHANGES);
+    if (!stay.has(rows[i])) body.insertBefore(rows[i], rows[i + 1] ?? null);
+  }
   if (shown) {
     void body.offsetHeight; // a class taken off and put back restarts its animation
     snapshot.entries.forEach((entry, index) => {

@@ -87,6 +87,7 @@ end
 return 1
 """
 GENERATION_KEY = "scoreboard:rank:generation"
+LOCK_SECONDS = 120  # a rebuild's lock lasts this long past its last batch
 
 
 def board_key(board: str, period_start: str) -> str:
@@ -201,10 +202,10 @@ class RankCache:
         outcome: list[str | int] = ["", token, 0]  # release the lock, mark nothing ready
         try:
             generation = int(await self._client.get(GENERATION_KEY) or 0)
-            if not await self._client.set(keys[1], token, nx=True, ex=120):
+            if not await self._client.set(keys[1], token, nx=True, ex=LOCK_SECONDS):
                 return
             try:
-                rows = await self._load_board(board, period_start, key)
+                rows = await self._load_board(board, period_start, key, keys[1])
                 ttl = PERIOD_SECONDS[board] or 0
                 if ttl:
                     await self._client.expire(key, ttl)
@@ -226,8 +227,9 @@ class RankCache:
         else:
             log.info("rank_cache_rebuild_outdated board=%s reason=ban_or_unban", key)
 
-    async def _load_board(self, board: str, period_start: str, key: str) -> int:
-        """Empties the board's cache and loads it from one snapshot; returns the learners."""
+    async def _load_board(self, board: str, period_start: str, key: str, lock: str) -> int:
+        """Empties the board's cache and loads it from one snapshot; returns the learners.
+        Each batch extends the rebuild lock, so a long rebuild keeps it."""
         assert self._client is not None and self._load is not None
         # Start empty (a banned learner must not linger), then load one snapshot taken after
         # that: totals committed later arrive through apply() with newer versions.
@@ -241,6 +243,7 @@ class RankCache:
                 batch += [row["user_id"], repr(score), row["version"]]
                 if len(batch) >= 30000:
                     await self._load(keys=[key, f"{key}:versions"], args=batch)
+                    await self._client.expire(lock, LOCK_SECONDS)
                     rows, batch = rows + len(batch) // 3, []
             if batch:
                 await self._load(keys=[key, f"{key}:versions"], args=batch)

@@ -66,13 +66,16 @@ class BoardListener:
         self._task = asyncio.create_task(self._run(), name="board-listener")
 
     async def stop(self) -> None:
-        """Stops listening and closes the connection."""
-        for task in (self._task, self._reread_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        await self._close()
+        """Stops listening and closes the connection, then any re-read it started."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close()  # no notification can start another re-read now
+        if self._reread_task is not None:
+            self._reread_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reread_task
 
     async def _run(self) -> None:
         delay = 0.1

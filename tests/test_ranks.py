@@ -85,15 +85,25 @@ async def test_a_ban_during_a_rebuild_leaves_the_cache_unready(
     pool = await asyncpg.create_pool(db_url, min_size=1, max_size=2)
     try:
         cache = RankCache(client, pool)
+        # The rebuild pauses after its first batch (its snapshot is taken by then) until the
+        # ban is done, so the race happens every time.
+        load_batch, first_batch, banned = cache._load, asyncio.Event(), asyncio.Event()
+
+        async def load_then_wait(**kwargs: object) -> object:
+            loaded = await load_batch(**kwargs)  # type: ignore[misc]
+            first_batch.set()
+            await banned.wait()
+            return loaded
+
+        cache._load = load_then_wait  # type: ignore[assignment]
         rebuilding = asyncio.create_task(cache.rebuild("all", "-infinity"))
-        # Redis offers nothing to wait on: poll until the first learners are loaded (by then
-        # the rebuild's snapshot is taken).
-        while not await client.zcard("scoreboard:rank:all:all"):  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
+        await first_batch.wait()
         async with pool.acquire() as conn:
             await conn.execute("select scoreboard.set_ban_v1('l60000', true, 'test', 'test')")
         await cache.forget()
+        banned.set()
         await rebuilding
+        cache._load = load_batch
         ready = await client.exists("scoreboard:rank:all:all:ready")
 
         assert not ready, "a rebuild from before the ban marked the board ready"

@@ -211,12 +211,16 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port_file.read_text()}/0"
 
     def stop(self) -> None:
-        """Stops Redis if it runs."""
+        """Stops Redis if it runs, and returns once its port is closed."""
+        port = int(self.port_file.read_text()) if self.port_file.exists() else None
         if self.pidfile.exists():
             pid = int(self.pidfile.read_text())
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 15)
             self.pidfile.unlink(missing_ok=True)
+        deadline = time.monotonic() + 10
+        while port is not None and not _port_is_free(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.port_file.unlink(missing_ok=True)
 
 

@@ -134,4 +134,4 @@ def test_scoreboard_serve_stops_its_embedded_services_on_sigterm(tmp_path: Path)
     embedded.stop_services(tmp_path)  # whatever the outcome, leave nothing running
 
     assert len(ports) == 2, log
-    assert still_open == [], "the embedded services outlived scoreboard serve"
+    assert still_open == [], f"the embedded services outlived scoreboard serve: {log}"

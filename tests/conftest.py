@@ -131,6 +131,19 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def became_ready(url: str, seconds: float) -> bool:
+    """Waits until the service at `url` answers /readyz with 200; False after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 class Server:
     """A real uvicorn process serving the app on a free port."""
 
@@ -162,15 +175,8 @@ class Server:
             env=env,
             cwd=PROJECT_ROOT,
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the test server did not become ready")
+        if not became_ready(self.url, 20):
+            raise RuntimeError("the test server did not become ready")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

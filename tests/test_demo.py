@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from app.embedded import free_port
-from tests.conftest import PROJECT_ROOT, Server, settings_env
+from tests.conftest import PROJECT_ROOT, Server, became_ready, settings_env
 
 
 def scoreboard(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -98,7 +98,6 @@ def test_scoreboard_serve_stops_its_embedded_services_on_sigterm(tmp_path: Path)
     import contextlib
     import signal
     import socket
-    import time
 
     from app import embedded
 
@@ -113,13 +112,7 @@ def test_scoreboard_serve_stops_its_embedded_services_on_sigterm(tmp_path: Path)
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        assert became_ready(f"http://127.0.0.1:{port}", 60)
         serve.send_signal(signal.SIGTERM)
         _, log = serve.communicate(timeout=30)
     finally:
